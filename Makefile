@@ -1,0 +1,51 @@
+# Tidemark: the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+GO ?= go
+STACK := stack/stack
+BIN := bin/tidemark
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
+
+.PHONY: all build test unit integration demo bench stack-up stack-down stack-status fmt vet
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tidemark
+
+vet:
+	$(GO) vet ./...
+
+# Everything: unit tests, then the integration tests against the real stack
+# (brought up if it is not running). Under TIDEMARK_REQUIRE_STACK=1 a missing
+# part of the stack fails the run instead of skipping.
+test: vet unit integration
+
+unit:
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+integration: stack-up
+	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 20m -v ./integration/... 2>&1 \
+		| tee /tmp/tidemark-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; \
+		exit $${PIPESTATUS[0]}
+
+# Brings the stack up, writes a sample workload to two shards and shows the
+# change events arriving.
+demo: build stack-up
+	eval "$$($(STACK) env)" && ./scripts/demo
+
+bench:
+	@echo "make bench: the end-to-end benchmark arrives with its issue; Go benchmarks meanwhile:"
+	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,39 @@
+package schema
+
+// Canonical values.
+//
+// A row value travels through Tidemark as the Go value that its Avro encoding
+// takes directly (hamba/avro's native types), so that binlog/ and snapshot/
+// convert once and serde/ encodes without re-interpreting. nil is SQL NULL.
+//
+//	MySQL type                         Go value     Avro (WIRE.md §3.4)
+//	BIT(1)                             bool         boolean
+//	BIT(n>1)                           []byte       bytes io.debezium.data.Bits, little-endian
+//	TINYINT, TINYINT U, SMALLINT       int32        int (+connect.type int8/int16)
+//	SMALLINT U, MEDIUMINT(U), INT      int32        int
+//	INT UNSIGNED, BIGINT               int64        long
+//	BIGINT UNSIGNED (default: exact)   *big.Rat     bytes decimal(20,0)
+//	BIGINT UNSIGNED (mode "long")      int64        long (wraps above 2^63-1, as Debezium)
+//	DECIMAL(p,s)                       *big.Rat     bytes decimal(p,s)
+//	FLOAT / DOUBLE                     float32 / float64
+//	CHAR/VARCHAR/TEXT (any charset)    string       string (always valid UTF-8)
+//	BINARY/VARBINARY/BLOB              []byte       bytes
+//	JSON                               string       string io.debezium.data.Json
+//	ENUM / SET                         string       string io.debezium.data.Enum / EnumSet
+//	YEAR                               int32        int io.debezium.time.Year
+//	DATE                               int32        int io.debezium.time.Date (days since epoch)
+//	TIME(fsp)                          int64        long io.debezium.time.MicroTime (µs, may be negative)
+//	DATETIME(0..3)                     int64        long io.debezium.time.Timestamp (ms since epoch)
+//	DATETIME(4..6)                     int64        long io.debezium.time.MicroTimestamp (µs)
+//	TIMESTAMP(fsp)                     string       string io.debezium.time.ZonedTimestamp (ISO-8601 UTC)
+//	GEOMETRY family                    Geometry     record io.debezium.data.geometry.Geometry
+//
+// Zero dates ('0000-00-00', '0000-00-00 00:00:00') follow Debezium: NULL for a
+// nullable column, the epoch for a NOT NULL column.
+
+// Geometry is the canonical value of a spatial column: OGC well-known binary
+// and the SRID MySQL stores in front of it.
+type Geometry struct {
+	WKB  []byte
+	SRID *int32
+}
