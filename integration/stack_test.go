@@ -18,9 +18,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"github.com/IBM/sarama"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/api/iterator"
 )
 
@@ -93,63 +94,65 @@ func TestStackMariaDBBinlogPerShard(t *testing.T) {
 // A compacted topic is created, and a keyed record produced to it comes back.
 func TestStackKafkaCompactedTopic(t *testing.T) {
 	s := stackEnv(t)
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_0_0_0
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
-	client, err := sarama.NewClient(s.Brokers, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		t.Fatalf("connect to Kafka %v: %v", s.Brokers, err)
 	}
 	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := kadm.NewClient(client)
 	topic := uniqueName("stack.kafka")
 	compact := "compact"
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{
-		NumPartitions: 3, ReplicationFactor: 1,
-		ConfigEntries: map[string]*string{"cleanup.policy": &compact},
-	}, false); err != nil {
+	resp, err := admin.CreateTopic(ctx, 3, 1, map[string]*string{"cleanup.policy": &compact}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
-	defer admin.DeleteTopic(topic)
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"cleanup.policy"}})
-	if err != nil || len(entries) != 1 || entries[0].Value != "compact" {
-		t.Fatalf("cleanup.policy = %v (err %v), want compact", entries, err)
-	}
-
-	producer, err := sarama.NewSyncProducerFromClient(client)
+	defer admin.DeleteTopics(context.Background(), topic)
+	configs, err := admin.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer producer.Close()
-	partition, offset, err := producer.SendMessage(&sarama.ProducerMessage{
-		Topic: topic, Key: sarama.StringEncoder("k1"), Value: sarama.StringEncoder("v1"),
-	})
+	rc, err := configs.On(topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy string
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil {
+			policy = *c.Value
+		}
+	}
+	if policy != "compact" {
+		t.Fatalf("cleanup.policy = %q, want compact", policy)
+	}
+
+	res := client.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k1"), Value: []byte("v1")})
+	produced, err := res.First()
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {produced.Partition: kgo.NewOffset().At(produced.Offset)},
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer consumer.Close()
-	pc, err := consumer.ConsumePartition(topic, partition, offset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	select {
-	case m := <-pc.Messages():
-		if string(m.Key) != "k1" || string(m.Value) != "v1" {
-			t.Fatalf("consumed %q=%q, want k1=v1", m.Key, m.Value)
+	for {
+		fetches := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("record not consumed within 60s")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("record not consumed within 30s")
+		if recs := fetches.Records(); len(recs) > 0 {
+			if string(recs[0].Key) != "k1" || string(recs[0].Value) != "v1" {
+				t.Fatalf("consumed %q=%q, want k1=v1", recs[0].Key, recs[0].Value)
+			}
+			return
+		}
 	}
 }
 

@@ -2,9 +2,12 @@ package schema
 
 // Canonical values.
 //
-// A row value travels through Tidemark as the Go value that its Avro encoding
-// takes directly (hamba/avro's native types), so that binlog/ and snapshot/
-// convert once and serde/ encodes without re-interpreting. nil is SQL NULL.
+// A row value travels through Tidemark as one canonical Go value per column
+// type, so that binlog/ and snapshot/ convert once and serde/ encodes without
+// re-interpreting. nil is SQL NULL. Values are exact: no type goes through a
+// float or a wider type it does not fit (BIGINT UNSIGNED stays uint64, DECIMAL
+// stays decimal text), and the Avro encoding choice (e.g. BIGINT UNSIGNED as
+// decimal or long) is serde's, not the reader's.
 //
 //	MySQL type                         Go value     Avro (WIRE.md §3.4)
 //	BIT(1)                             bool         boolean
@@ -12,9 +15,10 @@ package schema
 //	TINYINT, TINYINT U, SMALLINT       int32        int (+connect.type int8/int16)
 //	SMALLINT U, MEDIUMINT(U), INT      int32        int
 //	INT UNSIGNED, BIGINT               int64        long
-//	BIGINT UNSIGNED (default: exact)   *big.Rat     bytes decimal(20,0)
-//	BIGINT UNSIGNED (mode "long")      int64        long (wraps above 2^63-1, as Debezium)
-//	DECIMAL(p,s)                       *big.Rat     bytes decimal(p,s)
+//	BIGINT UNSIGNED                    uint64       bytes decimal(20,0) (default, exact), or
+//	                                                long (mode "long": wraps above 2^63-1, as Debezium)
+//	DECIMAL(p,s)                       string       bytes decimal(p,s); the value as MySQL prints it
+//	                                                ("-12.340", exactly s fraction digits), exact
 //	FLOAT / DOUBLE                     float32 / float64
 //	CHAR/VARCHAR/TEXT (any charset)    string       string (always valid UTF-8)
 //	BINARY/VARBINARY/BLOB              []byte       bytes

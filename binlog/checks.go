@@ -1,0 +1,331 @@
+package binlog
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
+
+// Check verifies the server's prerequisites for streaming from the position
+// from (skipped when from.IsZero()) and reports every failure at once in one
+// *PrerequisiteError; each problem names the setting, its value and the fix.
+// When one of the problems is a position the server can no longer serve, the
+// error also matches ErrPositionLost. Failing to connect or to query returns
+// that error instead (ErrAccessDenied for a rejected user).
+//
+// Checked: binary logging on, binlog_format=ROW, binlog_row_image=FULL,
+// GTIDs (MySQL gtid_mode=ON; MariaDB always has them), no partial JSON
+// updates (MySQL), the configured flavour matches the server, our server_id
+// differs from the server's and from the replicas it shows, binlog retention
+// of at least MinBinlogRetention, the user's privileges (REPLICATION SLAVE,
+// REPLICATION CLIENT/BINLOG MONITOR, SELECT), and that from is still in the
+// server's binlogs. binlog_row_metadata other than FULL is not a failure: the
+// reader falls back to information_schema, with the caveats described in
+// tableschema.go, and Check logs a warning.
+func (r *Reader) Check(ctx context.Context, from change.Position) error {
+	q := &sqlConn{cfg: &r.cfg}
+	defer q.close()
+	c := &checker{r: r, q: q}
+	if err := c.run(ctx, from); err != nil {
+		return fmt.Errorf("binlog: shard %s: check prerequisites: %w", r.cfg.Shard, err)
+	}
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return &PrerequisiteError{Shard: r.cfg.Shard, Problems: c.problems, causes: c.causes}
+}
+
+type checker struct {
+	r        *Reader
+	q        *sqlConn
+	vars     map[string]string
+	mariadb  bool
+	problems []string
+	causes   []error
+}
+
+func (c *checker) fail(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) run(ctx context.Context, from change.Position) error {
+	if err := c.readVariables(ctx); err != nil {
+		return err
+	}
+	cfg := &c.r.cfg
+	version := c.vars["version"]
+	c.mariadb = strings.Contains(strings.ToLower(version), "mariadb")
+	switch {
+	case c.mariadb && cfg.Flavor != change.FlavorMariaDB:
+		c.fail("the shard's flavor is %s but the server is MariaDB %s; set flavor: mariadb", cfg.Flavor, version)
+	case !c.mariadb && cfg.Flavor != change.FlavorMySQL:
+		c.fail("the shard's flavor is %s but the server is MySQL %s; set flavor: mysql", cfg.Flavor, version)
+	}
+	c.expect("log_bin", "ON", "start the server with --log-bin (binary logging is off)")
+	c.expect("binlog_format", "ROW", "set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in the server configuration)")
+	c.expect("binlog_row_image", "FULL", "set binlog_row_image=FULL (SET GLOBAL binlog_row_image='FULL' and in the server configuration)")
+	if v, ok := c.vars["binlog_row_metadata"]; !ok || !strings.EqualFold(v, "FULL") {
+		if !ok {
+			v = "unsupported by this server (MySQL < 8.0.1, MariaDB < 10.5)"
+		}
+		c.r.log.Warn("binlog_row_metadata is not FULL: table schemas will be read from information_schema, which is racy across DDL; set binlog_row_metadata=FULL",
+			"shard", cfg.Shard, "binlog_row_metadata", v)
+	}
+	if !c.mariadb {
+		c.expect("gtid_mode", "ON", "set gtid_mode=ON (with enforce_gtid_consistency=ON)")
+		if v := c.vars["binlog_row_value_options"]; strings.Contains(strings.ToUpper(v), "PARTIAL_JSON") {
+			c.fail("binlog_row_value_options is %s: JSON updates are logged as diffs without the full value; set binlog_row_value_options=''", v)
+		}
+	}
+	c.checkServerID(ctx)
+	c.checkRetention()
+	if err := c.checkGrants(ctx); err != nil {
+		return err
+	}
+	if !from.IsZero() {
+		if err := c.checkPosition(ctx, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var checkedVariables = []string{
+	"version", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "gtid_mode",
+	"server_id", "gtid_binlog_state", "gtid_executed", "gtid_purged", "binlog_row_value_options",
+	"binlog_expire_logs_seconds", "expire_logs_days",
+}
+
+func (c *checker) readVariables(ctx context.Context) error {
+	rows, err := c.q.query(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('"+strings.Join(checkedVariables, "','")+"')")
+	if err != nil {
+		return err
+	}
+	c.vars = map[string]string{}
+	for _, r := range rows {
+		if len(r) >= 2 {
+			c.vars[strings.ToLower(r[0].s)] = r[1].s
+		}
+	}
+	return nil
+}
+
+func (c *checker) expect(name, want, fix string) {
+	v, ok := c.vars[name]
+	if !ok {
+		v = "not set"
+	}
+	if !strings.EqualFold(v, want) {
+		c.fail("%s is %s; %s", name, v, fix)
+	}
+}
+
+// checkServerID: the server disconnects a replica when another registers
+// with the same server_id, so two readers (or a reader and a real replica)
+// sharing one would take turns silently.
+func (c *checker) checkServerID(ctx context.Context) {
+	cfg := &c.r.cfg
+	own := strconv.FormatUint(uint64(cfg.ServerID), 10)
+	if c.vars["server_id"] == own {
+		c.fail("server_id %s is the server's own @@server_id; give the shard another server_id", own)
+	}
+	// Visible only with REPLICATION MASTER ADMIN (MariaDB 10.5+) or
+	// REPLICATION SLAVE (MySQL); without it there is nothing to compare.
+	for _, stmt := range []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"} {
+		rows, err := c.q.query(ctx, stmt)
+		if err != nil {
+			continue
+		}
+		for _, r := range rows {
+			if len(r) < 2 || r[0].s != own || r[1].s == "tidemark:"+cfg.Shard {
+				continue // not a clash, or this shard's own earlier connection
+			}
+			c.fail("server_id %s is already used by replica %s connected to the server; give the shard a server_id no replica uses", own, r[1].s)
+		}
+		return
+	}
+}
+
+func (c *checker) checkRetention() {
+	min := c.r.cfg.MinBinlogRetention
+	if min <= 0 {
+		return
+	}
+	var retention time.Duration
+	name, value := "binlog_expire_logs_seconds", c.vars["binlog_expire_logs_seconds"]
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil && secs > 0 {
+		retention = time.Duration(secs) * time.Second
+	} else if days, err := strconv.ParseFloat(c.vars["expire_logs_days"], 64); err == nil && days > 0 {
+		name, value = "expire_logs_days", c.vars["expire_logs_days"]
+		retention = time.Duration(days * float64(24*time.Hour))
+	}
+	if retention > 0 && retention < min {
+		c.fail("binlog retention is %s (%s=%s); keep binlogs at least %s (binlog_expire_logs_seconds=%d) so that a stopped connector can resume",
+			retention, name, value, min, int64(min/time.Second))
+	}
+}
+
+// checkGrants checks the global privileges the reader needs.
+func (c *checker) checkGrants(ctx context.Context) error {
+	rows, err := c.q.query(ctx, "SHOW GRANTS")
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for _, r := range rows {
+		if len(r) > 0 {
+			lines = append(lines, r[0].s)
+		}
+	}
+	c.problems = append(c.problems, grantProblems(lines, c.r.cfg.User)...)
+	return nil
+}
+
+// grantProblems parses SHOW GRANTS output. Privileges granted through roles
+// are not resolved: with a role granted, missing privileges are not
+// reported (the server will say so at run time).
+func grantProblems(lines []string, user string) []string {
+	global := map[string]bool{}
+	someSelect, roles := false, false
+	for _, line := range lines {
+		line = strings.ToUpper(line)
+		if !strings.HasPrefix(line, "GRANT ") {
+			continue
+		}
+		on := strings.Index(line, " ON ")
+		if on < 0 {
+			roles = true // GRANT role TO user
+			continue
+		}
+		privs, obj := line[len("GRANT "):on], strings.TrimSpace(line[on+4:])
+		isGlobal := strings.HasPrefix(obj, "*.*")
+		for _, p := range strings.Split(privs, ",") {
+			p = strings.TrimSpace(p)
+			if isGlobal {
+				global[p] = true
+			}
+			if p == "SELECT" || p == "ALL PRIVILEGES" || p == "ALL" {
+				someSelect = true
+			}
+		}
+	}
+	if roles || global["ALL PRIVILEGES"] || global["ALL"] {
+		return nil
+	}
+	var problems []string
+	if !global["REPLICATION SLAVE"] {
+		problems = append(problems, fmt.Sprintf("user %s lacks the REPLICATION SLAVE privilege; GRANT REPLICATION SLAVE ON *.* TO %s", user, user))
+	}
+	if !global["REPLICATION CLIENT"] && !global["BINLOG MONITOR"] && !global["SUPER"] {
+		problems = append(problems, fmt.Sprintf("user %s lacks the REPLICATION CLIENT privilege (BINLOG MONITOR on MariaDB 10.5+); GRANT REPLICATION CLIENT ON *.* TO %s", user, user))
+	}
+	if !someSelect {
+		problems = append(problems, fmt.Sprintf("user %s lacks the SELECT privilege (information_schema and snapshots need it); GRANT SELECT ON *.* TO %s, or on the captured databases", user, user))
+	}
+	return problems
+}
+
+func (c *checker) lost(format string, args ...any) {
+	c.fail(format, args...)
+	c.causes = append(c.causes, ErrPositionLost)
+}
+
+// checkPosition verifies the server still has every transaction after from
+// in its binlogs, and that from is not ahead of them.
+func (c *checker) checkPosition(ctx context.Context, from change.Position) error {
+	if from.Flavor != "" && from.Flavor != c.r.cfg.Flavor {
+		c.fail("the stored position is a %s position but the shard's flavor is %s", from.Flavor, c.r.cfg.Flavor)
+		return nil
+	}
+	if c.r.cfg.Flavor == change.FlavorMySQL {
+		c.checkMySQLPosition(from)
+		return nil
+	}
+	stored, err := parseMariaGTIDs(from.GTIDSet)
+	if err != nil {
+		c.fail("the stored position %q is not a MariaDB GTID position: %v", from.GTIDSet, err)
+		return nil
+	}
+	state, _ := parseMariaGTIDList(c.vars["gtid_binlog_state"])
+	var oldest string
+	var start []mariaGTID
+	rows, err := c.q.query(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 && len(rows[0]) > 0 {
+		oldest = rows[0][0].s
+		// The position before the oldest binlog's first transaction.
+		rows, err = c.q.query(ctx, "SELECT BINLOG_GTID_POS(?, 4)", oldest)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && len(rows[0]) == 1 {
+			if start, err = parseMariaGTIDList(rows[0][0].s); err != nil {
+				return fmt.Errorf("parse BINLOG_GTID_POS(%q, 4) = %q: %w", oldest, rows[0][0].s, err)
+			}
+		}
+	}
+	for _, p := range mariaPositionProblems(from.GTIDSet, stored, state, c.vars["gtid_binlog_state"], oldest, start) {
+		c.lost("%s", p)
+	}
+	return nil
+}
+
+// mariaPositionProblems compares a stored MariaDB position with the server:
+// a stored sequence number beyond the last one the server logged in its
+// domain (gtid_binlog_state) is another server's history; a domain whose
+// oldest binlog starts after the stored sequence number (or that the stored
+// position lacks) lost transactions to purging.
+func mariaPositionProblems(fromText string, stored, state []mariaGTID, stateText, oldest string, start []mariaGTID) []string {
+	var problems []string
+	last := map[uint32]uint64{}
+	for _, g := range state {
+		last[g.Domain] = max(last[g.Domain], g.Seq)
+	}
+	have := map[uint32]uint64{}
+	for _, g := range stored {
+		have[g.Domain] = g.Seq
+		if l, ok := last[g.Domain]; ok && g.Seq > l {
+			problems = append(problems, fmt.Sprintf("the stored position %s is ahead of the server's binlogs (gtid_binlog_state %s): this is not the server the position was taken from, or its history diverged; point the shard at the right server or re-snapshot it",
+				g, stateText))
+		}
+	}
+	for _, g := range start {
+		seq, ok := have[g.Domain]
+		if ok && seq >= g.Seq {
+			continue
+		}
+		storedText := "no GTID"
+		if ok {
+			storedText = "sequence " + strconv.FormatUint(seq, 10)
+		}
+		problems = append(problems, fmt.Sprintf("the stored position %s has %s in domain %d but the oldest binlog %s starts after %s: the transactions in between were purged; re-snapshot the shard (and keep binlogs longer)",
+			fromText, storedText, g.Domain, oldest, g))
+	}
+	return problems
+}
+
+func (c *checker) checkMySQLPosition(from change.Position) {
+	stored, err := mysql.ParseMysqlGTIDSet(from.GTIDSet)
+	if err != nil {
+		c.fail("the stored position %q is not a MySQL GTID set: %v", from.GTIDSet, err)
+		return
+	}
+	purged, err1 := mysql.ParseMysqlGTIDSet(c.vars["gtid_purged"])
+	executed, err2 := mysql.ParseMysqlGTIDSet(c.vars["gtid_executed"])
+	if err1 == nil && !stored.Contain(purged) {
+		c.lost("the server purged transactions the stored position %s does not include (gtid_purged %s): re-snapshot the shard (and keep binlogs longer)",
+			from.GTIDSet, c.vars["gtid_purged"])
+	}
+	if err2 == nil && !executed.Contain(stored) {
+		c.lost("the stored position %s is not contained in the server's gtid_executed %s: this is not the server the position was taken from, or its history diverged",
+			from.GTIDSet, c.vars["gtid_executed"])
+	}
+}

@@ -1,0 +1,186 @@
+package binlog
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
+
+// Binary fixtures: raw binlog events captured from the stack's MariaDB
+// 10.11.19 (binlog_row_metadata=FULL, binlog_checksum=CRC32) with a go-mysql
+// syncer in raw mode, each stored as a 4-byte little-endian length and the
+// event bytes (header and checksum included).
+//
+// testdata/orders_insert.events: FORMAT_DESCRIPTION, GTID, TABLE_MAP,
+// WRITE_ROWS_V1, XID of
+//
+//	CREATE TABLE tidemark_fixture.orders (id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+//	  customer_id INT NOT NULL, status TINYINT NOT NULL, quantity SMALLINT NOT NULL,
+//	  region_id MEDIUMINT UNSIGNED NOT NULL, amount DECIMAL(12,2) NOT NULL, tax DECIMAL(10,4),
+//	  email VARCHAR(255) NOT NULL, name VARCHAR(100), city VARCHAR(64), country CHAR(2),
+//	  sku VARCHAR(32), note VARCHAR(500), created_at DATETIME(6) NOT NULL, updated_at DATETIME(6),
+//	  shipped_on DATE, flags INT UNSIGNED, version BIGINT NOT NULL, attrs JSON, score DOUBLE)
+//	  DEFAULT CHARSET=utf8mb4;
+//	INSERT INTO tidemark_fixture.orders VALUES (18446744073709551615, 4242, -3, 12, 16777215,
+//	  '1234567.89', '-0.0825', 'ada.lovelace@example.com', 'Ada Lovelace', 'Zürich', 'CH',
+//	  'SKU-0001-XL', 'Leave at the door, ring twice 🚪', '2024-05-06 07:08:09.123456', NULL,
+//	  '2024-05-07', 4294967295, -9000000000,
+//	  '{"gift": true, "tags": ["a", "b"], "source": "web"}', 3.141592653589793);
+//
+// testdata/small_tx.events: FORMAT_DESCRIPTION, GTID, then TABLE_MAP and
+// WRITE/UPDATE/DELETE_ROWS_V1 for each statement, XID of
+//
+//	CREATE TABLE tidemark_fixture.t (id INT PRIMARY KEY, v VARCHAR(10)) DEFAULT CHARSET=utf8mb4;
+//	BEGIN;
+//	INSERT INTO tidemark_fixture.t VALUES (1,'a'),(2,'b'),(3,'c');
+//	UPDATE tidemark_fixture.t SET v='bb' WHERE id=2;
+//	DELETE FROM tidemark_fixture.t WHERE id IN (1,3);
+//	COMMIT;
+
+func readFixture(t testing.TB, name string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs [][]byte
+	for len(data) >= 4 {
+		n := int(binary.LittleEndian.Uint32(data))
+		if len(data) < 4+n {
+			t.Fatalf("%s: truncated event", name)
+		}
+		evs = append(evs, data[4:4+n])
+		data = data[4+n:]
+	}
+	return evs
+}
+
+// fixtureParser is a go-mysql parser configured exactly as the reader's
+// syncer (syncerConfig), with the reader's row filter.
+func fixtureParser(t testing.TB, r *Reader, f *rowFilter) *replication.BinlogParser {
+	t.Helper()
+	cfg := r.syncerConfig(f.decode)
+	p := replication.NewBinlogParser()
+	p.SetFlavor(cfg.Flavor)
+	p.SetParseTime(cfg.ParseTime)
+	p.SetTimestampStringLocation(cfg.TimestampStringLocation)
+	p.SetUseDecimal(cfg.UseDecimal)
+	p.SetRenderJSONAsMySQLText(cfg.RenderJSONAsMySQLText)
+	p.SetVerifyChecksum(cfg.VerifyChecksum)
+	p.SetRowsEventDecodeFunc(cfg.RowsEventDecodeFunc)
+	return p
+}
+
+// parseFixture parses a fixture's events.
+func parseFixture(t testing.TB, p *replication.BinlogParser, raw [][]byte) []*replication.BinlogEvent {
+	t.Helper()
+	var out []*replication.BinlogEvent
+	for _, b := range raw {
+		ev, err := p.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func testReader(t testing.TB, include func(db, table string) bool) *Reader {
+	t.Helper()
+	r, err := NewReader(Config{
+		Shard: "s1", Addr: "127.0.0.1:3306", User: "u", Password: "secret",
+		Flavor: change.FlavorMariaDB, ServerID: 99, Include: include,
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// testCollations are the MariaDB 10.11 collations the fixtures use.
+var testCollations = map[uint64]collationInfo{
+	8:  {"latin1_swedish_ci", "latin1", 1},
+	45: {"utf8mb4_general_ci", "utf8mb4", 4},
+	46: {"utf8mb4_bin", "utf8mb4", 4},
+	63: {"binary", "binary", 1},
+}
+
+// ordersInfoSchema is information_schema's view of the orders fixture (only
+// what the reader reads from it).
+var ordersInfoSchema = &isTable{cols: []isColumn{
+	{name: "id", dataType: "bigint", columnType: "bigint(20) unsigned"},
+	{name: "customer_id", dataType: "int", columnType: "int(11)"},
+	{name: "status", dataType: "tinyint", columnType: "tinyint(4)"},
+	{name: "quantity", dataType: "smallint", columnType: "smallint(6)"},
+	{name: "region_id", dataType: "mediumint", columnType: "mediumint(8) unsigned"},
+	{name: "amount", dataType: "decimal", columnType: "decimal(12,2)"},
+	{name: "tax", dataType: "decimal", columnType: "decimal(10,4)"},
+	{name: "email", dataType: "varchar", columnType: "varchar(255)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "name", dataType: "varchar", columnType: "varchar(100)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "city", dataType: "varchar", columnType: "varchar(64)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "country", dataType: "char", columnType: "char(2)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "sku", dataType: "varchar", columnType: "varchar(32)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "note", dataType: "varchar", columnType: "varchar(500)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	{name: "created_at", dataType: "datetime", columnType: "datetime(6)"},
+	{name: "updated_at", dataType: "datetime", columnType: "datetime(6)"},
+	{name: "shipped_on", dataType: "date", columnType: "date"},
+	{name: "flags", dataType: "int", columnType: "int(10) unsigned"},
+	{name: "version", dataType: "bigint", columnType: "bigint(20)"},
+	{name: "attrs", dataType: "longtext", columnType: "longtext", charset: "utf8mb4", collation: "utf8mb4_bin", json: true},
+	{name: "score", dataType: "double", columnType: "double"},
+}, pk: []string{"id"}}
+
+// fakeSink records events.
+type fakeSink struct {
+	events []change.Event
+	fail   error
+}
+
+func (f *fakeSink) Put(_ context.Context, ev change.Event) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.events = append(f.events, ev)
+	return nil
+}
+
+// testSession is a session over the fixtures: collations and
+// information_schema pre-loaded, so that it needs no server.
+func testSession(t testing.TB, include func(db, table string) bool) (*session, *fakeSink) {
+	t.Helper()
+	sink := &fakeSink{}
+	s := newSession(testReader(t, include), sink)
+	s.tables.env.collations = testCollations
+	s.tables.env.major, s.tables.env.minor = 10, 11
+	s.tables.is["tidemark_fixture.orders"] = ordersInfoSchema
+	s.tables.is["tidemark_fixture.t"] = nil // full metadata only
+	pos, err := newGTIDState(change.FlavorMariaDB, change.Position{GTIDSet: "1-1-100", File: "shard1-bin.000001", Pos: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pos = pos
+	return s, sink
+}
+
+// feed parses raw events with a parser like the reader's and hands them to
+// the session.
+func feed(t testing.TB, s *session, p *replication.BinlogParser, raw [][]byte) error {
+	t.Helper()
+	for _, ev := range parseFixture(t, p, raw) {
+		if err := s.handle(context.Background(), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mariadbGTID(domain, server uint32, seq uint64) mysql.MariadbGTID {
+	return mysql.MariadbGTID{DomainID: domain, ServerID: server, SequenceNumber: seq}
+}

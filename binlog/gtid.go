@@ -1,0 +1,192 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
+
+// mariaGTID is one MariaDB GTID, domain-server-sequence. A MariaDB position
+// holds one per replication domain: the last transaction applied in it.
+type mariaGTID struct {
+	Domain uint32
+	Server uint32
+	Seq    uint64
+}
+
+func (g mariaGTID) String() string {
+	var buf [64]byte
+	return string(g.append(buf[:0]))
+}
+
+func (g mariaGTID) append(b []byte) []byte {
+	b = strconv.AppendUint(b, uint64(g.Domain), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(g.Server), 10)
+	b = append(b, '-')
+	return strconv.AppendUint(b, g.Seq, 10)
+}
+
+// parseMariaGTIDs parses a MariaDB GTID position ("0-1-42,1-2-7", as
+// @@gtid_binlog_pos prints it; spaces around elements are allowed). It
+// rejects two GTIDs of one domain, which a position cannot hold, and returns
+// the GTIDs sorted by domain.
+func parseMariaGTIDs(s string) ([]mariaGTID, error) {
+	out, err := parseMariaGTIDList(s)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i].Domain == out[i-1].Domain {
+			return nil, fmt.Errorf("MariaDB GTID position %q has two GTIDs for domain %d", s, out[i].Domain)
+		}
+	}
+	return out, nil
+}
+
+// parseMariaGTIDList parses a list of MariaDB GTIDs that may hold several
+// per domain (@@gtid_binlog_state: one per domain and server), sorted by
+// domain.
+func parseMariaGTIDList(s string) ([]mariaGTID, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []mariaGTID
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		d, rest, ok1 := strings.Cut(part, "-")
+		sv, seq, ok2 := strings.Cut(rest, "-")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("MariaDB GTID %q is not domain-server-sequence", part)
+		}
+		domain, err1 := strconv.ParseUint(d, 10, 32)
+		server, err2 := strconv.ParseUint(sv, 10, 32)
+		n, err3 := strconv.ParseUint(seq, 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("MariaDB GTID %q: %w", part, err)
+		}
+		out = append(out, mariaGTID{uint32(domain), uint32(server), n})
+	}
+	slices.SortStableFunc(out, func(a, b mariaGTID) int { return int64cmp(int64(a.Domain), int64(b.Domain)) })
+	return out, nil
+}
+
+func formatMariaGTIDs(gs []mariaGTID) string {
+	var buf [128]byte
+	b := buf[:0]
+	for i, g := range gs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = g.append(b)
+	}
+	return string(b)
+}
+
+func int64cmp(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// gtidState is the set of transactions the reader has completely read, in
+// the server's own GTID format, plus where in the binlog the last one ended.
+// It only changes at transaction boundaries.
+type gtidState struct {
+	flavor change.Flavor
+	maria  []mariaGTID         // MariaDB: sorted by domain
+	mysql  *mysql.MysqlGTIDSet // MySQL: executed set
+	text   string              // canonical text of the set, cached per commit
+	file   string
+	pos    uint64
+}
+
+// newGTIDState parses a stored position of the given flavour.
+func newGTIDState(flavor change.Flavor, p change.Position) (*gtidState, error) {
+	if p.Flavor != "" && p.Flavor != flavor {
+		return nil, fmt.Errorf("stored position is a %s position but the shard is configured as %s", p.Flavor, flavor)
+	}
+	// An empty GTID set is a valid position: "before the first transaction"
+	// (a server without any GTID yet); File then keeps the position non-zero.
+	s := &gtidState{flavor: flavor, file: p.File, pos: p.Pos}
+	switch flavor {
+	case change.FlavorMariaDB:
+		gs, err := parseMariaGTIDs(p.GTIDSet)
+		if err != nil {
+			return nil, err
+		}
+		s.maria = gs
+		s.text = formatMariaGTIDs(gs)
+	default:
+		set, err := mysql.ParseMysqlGTIDSet(p.GTIDSet)
+		if err != nil {
+			return nil, fmt.Errorf("MySQL GTID set %q: %w", p.GTIDSet, err)
+		}
+		s.mysql = set.(*mysql.MysqlGTIDSet)
+		s.text = s.mysql.String()
+	}
+	return s, nil
+}
+
+// position is the change.Position a later Run resumes from exactly.
+func (s *gtidState) position() change.Position {
+	return change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.file, Pos: s.pos}
+}
+
+// addMaria records a completed MariaDB transaction; text is g.String(),
+// reused as the position's text when it is the only domain.
+func (s *gtidState) addMaria(g mariaGTID, text string) {
+	i, found := slices.BinarySearchFunc(s.maria, g.Domain, func(e mariaGTID, d uint32) int {
+		return int64cmp(int64(e.Domain), int64(d))
+	})
+	if found {
+		s.maria[i] = g
+	} else {
+		s.maria = slices.Insert(s.maria, i, g)
+	}
+	if len(s.maria) == 1 && text != "" {
+		s.text = text
+		return
+	}
+	s.text = formatMariaGTIDs(s.maria)
+}
+
+// addMySQL records a completed MySQL transaction.
+func (s *gtidState) addMySQL(sid uuid.UUID, tag mysql.Tag, gno int64) {
+	s.mysql.AddGTIDWithTag(sid, tag, gno)
+	s.text = s.mysql.String()
+}
+
+// syncSet is the position as go-mysql's start argument.
+func (s *gtidState) syncSet() (mysql.GTIDSet, error) {
+	if s.flavor == change.FlavorMariaDB {
+		return mysql.ParseMariadbGTIDSet(s.text)
+	}
+	return mysql.ParseMysqlGTIDSet(s.text)
+}
+
+// mysqlGTIDText is the GTID of one MySQL transaction as Debezium's
+// source.gtid shows it: "uuid:gno" or "uuid:tag:gno".
+func mysqlGTIDText(sid uuid.UUID, tag mysql.Tag, gno int64) string {
+	b := make([]byte, 0, 36+1+20+len(tag.String())+1)
+	b = append(b, sid.String()...)
+	b = append(b, ':')
+	if t := tag.String(); t != "" {
+		b = append(b, t...)
+		b = append(b, ':')
+	}
+	b = strconv.AppendInt(b, gno, 10)
+	return string(b)
+}

@@ -1,0 +1,243 @@
+package binlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
+
+// session is the state of one Run: it survives reconnects, so that the
+// position, the table cache and a partly emitted transaction carry over to
+// the next connection.
+type session struct {
+	r      *Reader
+	cfg    *Config
+	m      *shardMetrics
+	out    Sink
+	sql    sqlConn
+	tables *tableCache
+	filter *rowFilter
+
+	pos  *gtidState // committed position; nil until resolved (zero start)
+	file string     // binlog file of the events being read
+	tx   txState
+
+	// pending is the transaction's latest event, held back until the next
+	// event or the end of the transaction tells whether it is the last one
+	// (which carries the position after the transaction).
+	pending    change.Event
+	hasPending bool
+
+	// partial is a transaction the connection was lost in after some of its
+	// events were Put: the server will send it again, and that many events
+	// must be dropped.
+	partial struct {
+		gtid string
+		put  int64
+	}
+
+	lastPutSet     string    // GTID set of the last Position Put
+	lastCheckpoint time.Time // when the last OpCheckpoint was Put
+	progress       uint64    // transactions completed plus events Put
+}
+
+func newSession(r *Reader, out Sink) *session {
+	s := &session{r: r, cfg: &r.cfg, m: r.m, out: out}
+	s.sql.cfg = &r.cfg
+	s.tables = newTableCache(buildEnv{shard: r.cfg.Shard, flavor: r.cfg.Flavor}, r.m)
+	s.filter = &rowFilter{include: r.cfg.Include, cache: map[string]map[string]bool{}}
+	return s
+}
+
+// stream runs one binlog connection until it fails. progressed reports
+// whether it completed a transaction or Put an event (which resets the
+// reconnect backoff: a connection failing at the same place every time must
+// not).
+func (s *session) stream(ctx context.Context) (progressed bool, err error) {
+	start := s.progress
+	defer func() { progressed = s.progress != start }()
+	if s.pos == nil {
+		if err := s.startFromCurrent(ctx); err != nil {
+			return false, err
+		}
+	}
+	gset, err := s.pos.syncSet()
+	if err != nil {
+		return false, terminal(fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.text, err))
+	}
+	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode))
+	defer syncer.Close()
+	streamer, err := syncer.StartSyncGTID(gset)
+	if err != nil {
+		return false, fmt.Errorf("binlog: shard %s: start binlog stream: %w", s.cfg.Shard, classifyServerError(err, s.cfg, s.pos.text))
+	}
+	s.m.connected.Set(1)
+	defer s.m.connected.Set(0)
+
+	// The idle watchdog cancels the connection when neither an event nor a
+	// heartbeat arrives within ReadTimeout. It is paused while an event is
+	// handled, so time blocked in Sink.Put (back-pressure) never counts.
+	connCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var idle atomic.Bool
+	watchdog := time.AfterFunc(s.cfg.ReadTimeout, func() { idle.Store(true); cancel() })
+	defer watchdog.Stop()
+	for {
+		ev, err := streamer.GetEvent(connCtx)
+		watchdog.Stop()
+		if err != nil {
+			if ctx.Err() != nil {
+				return progressed, ctx.Err()
+			}
+			if idle.Load() {
+				return progressed, fmt.Errorf("binlog: shard %s: %w (%s)", s.cfg.Shard, errIdle, s.cfg.ReadTimeout)
+			}
+			if strings.HasPrefix(err.Error(), "panic ") {
+				// go-mysql recovered from a panic decoding server data: the
+				// same bytes would fail again.
+				return progressed, terminal(fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.position(), err))
+			}
+			return progressed, fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, classifyServerError(err, s.cfg, s.pos.text))
+		}
+		s.m.bytes.Add(float64(ev.Header.EventSize))
+		if err := s.handle(ctx, ev); err != nil {
+			return progressed, err
+		}
+		watchdog.Reset(s.cfg.ReadTimeout)
+	}
+}
+
+// startFromCurrent resolves a zero start position to the server's current
+// one, and Puts it as a checkpoint at once: should the daemon stop before
+// the first transaction, its next start must not jump over what happened in
+// between.
+func (s *session) startFromCurrent(ctx context.Context) error {
+	stmt := "SELECT @@GLOBAL.gtid_binlog_pos"
+	if s.cfg.Flavor == change.FlavorMySQL {
+		stmt = "SELECT @@GLOBAL.gtid_executed"
+	}
+	rows, err := s.sql.query(ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("binlog: shard %s: read the current GTID position: %w", s.cfg.Shard, err)
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return fmt.Errorf("binlog: shard %s: %s returned no value", s.cfg.Shard, stmt)
+	}
+	p := change.Position{Flavor: s.cfg.Flavor, GTIDSet: rows[0][0].s}
+	// File and offset are informational, and keep a position with an empty
+	// GTID set (a server without transactions yet) from looking unset.
+	for _, st := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} {
+		if rows, err := s.sql.query(ctx, st); err == nil && len(rows) > 0 && len(rows[0]) >= 2 {
+			p.File = rows[0][0].s
+			_, _ = fmt.Sscan(rows[0][1].s, &p.Pos)
+			break
+		} else if s.sql.c == nil {
+			return fmt.Errorf("binlog: shard %s: read the current binlog file: %w", s.cfg.Shard, err)
+		}
+	}
+	pos, err := newGTIDState(s.cfg.Flavor, p)
+	if err != nil {
+		return terminal(fmt.Errorf("binlog: shard %s: current position: %w", s.cfg.Shard, err))
+	}
+	s.pos = pos
+	s.file = p.File
+	return s.putCheckpoint(ctx, 0, time.Now())
+}
+
+// connectionLost keeps what the next connection needs to resume exactly:
+// the committed position is already in s.pos; a transaction cut in the
+// middle is remembered with the number of its events already Put, and the
+// held-back event is dropped (the server sends it again).
+func (s *session) connectionLost() {
+	if s.tx.active && s.tx.put > 0 {
+		s.partial.gtid, s.partial.put = s.tx.gtid, s.tx.put
+	}
+	s.tx = txState{}
+	s.pending, s.hasPending = change.Event{}, false
+}
+
+// handle dispatches one binlog event.
+func (s *session) handle(ctx context.Context, ev *replication.BinlogEvent) error {
+	switch e := ev.Event.(type) {
+	case *replication.RowsEvent:
+		return s.rows(ctx, ev, e)
+	case *replication.TableMapEvent:
+		return nil // resolved lazily, at the first captured row
+	case *replication.MariadbGTIDEvent:
+		return s.beginMariaDB(ctx, ev.Header, e)
+	case *replication.GTIDEvent:
+		return s.beginMySQL(ctx, ev.Header, e)
+	case *replication.GtidTaggedLogEvent:
+		return s.beginMySQL(ctx, ev.Header, &e.GTIDEvent)
+	case *replication.XIDEvent:
+		return s.endTx(ctx, ev.Header)
+	case *replication.QueryEvent:
+		return s.query(ctx, ev.Header, e)
+	case *replication.RotateEvent:
+		s.file = string(e.NextLogName)
+	case *replication.HeartbeatEvent:
+		return s.heartbeat(ctx)
+	case *replication.TransactionPayloadEvent:
+		// MySQL binlog_transaction_compression: the whole transaction is
+		// decompressed in memory by go-mysql (bounded by the transaction's
+		// size, not by the reader); its events are then handled in order.
+		for _, inner := range e.Events {
+			if err := s.handle(ctx, inner); err != nil {
+				return err
+			}
+		}
+	case *replication.GenericEvent:
+		switch ev.Header.EventType {
+		case replication.XA_PREPARE_LOG_EVENT:
+			// The rows of an XA transaction are in its prepare group; the
+			// XA COMMIT comes later as a group of its own.
+			return s.endTx(ctx, ev.Header)
+		case replication.INCIDENT_EVENT:
+			return terminal(fmt.Errorf("binlog: shard %s: incident event at %s:%d: the server reports the binlog may be missing changes; the connector needs a new snapshot",
+				s.cfg.Shard, s.file, ev.Header.LogPos))
+		}
+	}
+	return nil
+}
+
+// rowFilter decides, in go-mysql's decoding goroutine, whether a rows
+// event's table is captured, so that rows of other tables are never decoded.
+// It calls Config.Include from that one goroutine (one connection at a time:
+// a connection's goroutine ends before the next connection starts) and
+// caches the answer per table id.
+type rowFilter struct {
+	include func(database, table string) bool
+	cache   map[string]map[string]bool // database → table → captured
+}
+
+func (f *rowFilter) decode(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	if !f.included(e.Table) {
+		return nil // Rows stays nil: the reader skips the event
+	}
+	return e.DecodeData(pos, data)
+}
+
+func (f *rowFilter) included(tm *replication.TableMapEvent) bool {
+	if ok, found := f.cache[string(tm.Schema)][string(tm.Table)]; found { // (no allocation)
+		return ok
+	}
+	db, table := string(tm.Schema), string(tm.Table)
+	ok := !isSystemDatabase(tm.Schema) && (f.include == nil || f.include(db, table))
+	tables := f.cache[db]
+	if tables == nil {
+		tables = map[string]bool{}
+		f.cache[db] = tables
+	}
+	tables[table] = ok
+	return ok
+}

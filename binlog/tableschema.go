@@ -1,0 +1,541 @@
+package binlog
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/schema"
+)
+
+// This file builds a table's schema.Table and its value converters from a
+// table-map event.
+//
+// The table-map event always carries each column's binlog type, its type
+// metadata (DECIMAL precision/scale, fractional-seconds precision, string
+// and BIT lengths) and its nullability. With binlog_row_metadata=FULL
+// (MySQL 8.0.1+, MariaDB 10.5+) it also carries names, the primary key,
+// signedness, collations, ENUM/SET members and geometry subtypes: the table
+// as it was when the event was written, which is exactly what decoding
+// needs.
+//
+// information_schema.COLUMNS is read once per new table shape in both
+// cases. With full metadata it only enriches: Column.RawType, and the types
+// the binlog cannot tell apart (MariaDB's UUID, INET4 and INET6 look like
+// BINARY(16)/BINARY(4)/BINARY(16), MariaDB's JSON like LONGTEXT). Without
+// full metadata it is the only source of names, primary key, signedness,
+// charsets and ENUM/SET members: the fallback.
+//
+// The fallback is racy. information_schema shows the table as it is NOW, not
+// as it was when the event was written: a reader behind a DDL (catching up,
+// or after a restart) decodes the rows written before the DDL with the
+// shape after it. The reader narrows the race but cannot close it:
+//   - the cached information_schema view of a table is dropped whenever a
+//     DDL statement naming it passes in the binlog, so the reader re-reads
+//     it at the first row after the DDL (never earlier);
+//   - it checks every column's binlog type against information_schema's
+//     DATA_TYPE and the column count, and stops with a terminal error on a
+//     mismatch rather than decode a value with the wrong type;
+//   - what it cannot detect is a change the binlog types do not show: a
+//     renamed column, reordered ENUM/SET members, a changed signedness of an
+//     integer, a changed primary key. Rows read across such a DDL get the
+//     new names/members/key.
+//
+// The mitigations are operational: run with binlog_row_metadata=FULL
+// (Check warns otherwise), and do not let a connector lag behind DDL.
+
+// collationInfo describes a server collation by id.
+type collationInfo struct {
+	name    string
+	charset string
+	maxLen  int // bytes per character
+}
+
+// isColumn is a column as information_schema.COLUMNS shows it.
+type isColumn struct {
+	name       string
+	dataType   string // lower case: "int", "uuid", "longtext"
+	columnType string // "int(10) unsigned", "enum('a','b')"
+	charset    string
+	collation  string
+	json       bool // MariaDB: CHECK (json_valid(`col`))
+}
+
+// isTable is a table as information_schema shows it; nil when it does not
+// exist (any more).
+type isTable struct {
+	cols []isColumn
+	pk   []string
+}
+
+// buildEnv is what building a table needs besides the table map.
+type buildEnv struct {
+	shard        string
+	flavor       change.Flavor
+	collations   map[uint64]collationInfo
+	major, minor int // server version, for the UUID byte-order check
+}
+
+// buildTable builds the schema and converters of db.name from its table-map
+// event tm and, when not nil, information_schema's view of it.
+func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*schema.Table, []converter, error) {
+	db, name := string(tm.Schema), string(tm.Table)
+	qualified := db + "." + name
+	n := int(tm.ColumnCount)
+	full := len(tm.ColumnName) == n
+	if !full {
+		switch {
+		case is == nil:
+			return nil, nil, terminal(fmt.Errorf("table %s: the binlog has no column names (binlog_row_metadata is not FULL) and information_schema has no such table; set binlog_row_metadata=FULL", qualified))
+		case len(is.cols) != n:
+			return nil, nil, terminal(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.cols)))
+		}
+	}
+	if is != nil && len(is.cols) != n {
+		is = nil // full metadata: a table that changed since only loses its enrichment
+	}
+
+	unsigned := tm.UnsignedMap()
+	collations := tm.CollationMap()
+	esCollations := tm.EnumSetCollationMap()
+	enums, sets := tm.EnumStrValueMap(), tm.SetStrValueMap()
+	geoTypes := tm.GeometryTypeMap()
+
+	t := &schema.Table{Database: db, Name: name, Columns: make([]schema.Column, n)}
+	convs := make([]converter, n)
+	for i := range n {
+		var colName string
+		if full {
+			colName = string(tm.ColumnName[i])
+		} else {
+			colName = is.cols[i].name
+		}
+		var isc *isColumn
+		if is != nil {
+			isc = &is.cols[i]
+			if !strings.EqualFold(isc.name, colName) {
+				isc = nil // renamed since the event was written: no enrichment
+			}
+		}
+		_, nullable := tm.Nullable(i)
+		col := &t.Columns[i]
+		col.Name, col.Nullable = colName, nullable
+		cv := &convs[i]
+		cv.name, cv.nullable = colName, nullable
+
+		b := columnBuild{env: env, table: qualified, tm: tm, i: i, col: col, cv: cv, isc: isc, full: full}
+		if u, ok := unsigned[i]; ok {
+			b.unsigned, b.haveSign = u, true
+		}
+		if id, ok := collations[i]; ok {
+			b.collationID, b.haveCollation = id, true
+		}
+		if id, ok := esCollations[i]; ok {
+			b.collationID, b.haveCollation = id, true
+		}
+		b.members = enums[i]
+		if m, ok := sets[i]; ok {
+			b.members = m
+		}
+		if g, ok := geoTypes[i]; ok {
+			b.geoType, b.haveGeo = g, true
+		}
+		if err := b.build(); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	if full {
+		for _, k := range tm.PrimaryKey {
+			if int(k) >= n {
+				return nil, nil, terminal(fmt.Errorf("table %s: primary key column %d out of range", qualified, k))
+			}
+			t.PrimaryKey = append(t.PrimaryKey, int(k))
+		}
+	} else {
+		for _, k := range is.pk {
+			i := t.ColumnIndex(k)
+			if i < 0 {
+				return nil, nil, terminal(fmt.Errorf("table %s: primary key column %s not among the columns", qualified, k))
+			}
+			t.PrimaryKey = append(t.PrimaryKey, i)
+		}
+	}
+	if err := t.Validate(); err != nil {
+		return nil, nil, withShard(err, env.shard)
+	}
+	return t, convs, nil
+}
+
+// columnBuild derives one column.
+type columnBuild struct {
+	env   *buildEnv
+	table string
+	tm    *replication.TableMapEvent
+	i     int
+	col   *schema.Column
+	cv    *converter
+	isc   *isColumn
+	full  bool
+
+	unsigned, haveSign bool
+	collationID        uint64
+	haveCollation      bool
+	members            []string
+	geoType            uint64
+	haveGeo            bool
+}
+
+func (b *columnBuild) unsupported(rawType string) error {
+	if b.isc != nil && rawType == "" {
+		rawType = b.isc.columnType
+	}
+	return &schema.UnsupportedTypeError{Shard: b.env.shard, Table: b.table, Column: b.col.Name, RawType: rawType}
+}
+
+func (b *columnBuild) build() error {
+	tp, meta := b.tm.ColumnType[b.i], b.tm.ColumnMeta[b.i]
+	realType, strLen := tp, 0
+	if tp == mysql.MYSQL_TYPE_STRING {
+		realType, strLen = stringMeta(meta)
+	}
+	if b.isc != nil && !compatible(realType, b.isc.dataType) {
+		if !b.full {
+			return terminal(fmt.Errorf("table %s column %s: the binlog event has type %d but information_schema says %s: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL",
+				b.table, b.col.Name, realType, b.isc.columnType))
+		}
+		b.isc = nil
+	}
+	if b.isc != nil {
+		if !knownDataTypes[b.isc.dataType] {
+			return b.unsupported("")
+		}
+		if !b.haveSign {
+			b.unsigned = strings.Contains(b.isc.columnType, "unsigned")
+		}
+		if b.members == nil && (realType == mysql.MYSQL_TYPE_ENUM || realType == mysql.MYSQL_TYPE_SET) {
+			m, err := parseEnumMembers(b.isc.columnType)
+			if err != nil {
+				return terminal(fmt.Errorf("table %s column %s: %w", b.table, b.col.Name, err))
+			}
+			b.members = m
+		}
+		if !b.haveGeo && realType == mysql.MYSQL_TYPE_GEOMETRY {
+			b.geoType, b.haveGeo = geometrySubtypes[b.isc.dataType], true
+		}
+	}
+	col, cv := b.col, b.cv
+	col.Unsigned = b.unsigned
+	cv.unsigned = b.unsigned
+
+	integer := func(t schema.Type, width uint8, name string) {
+		col.Type, cv.width = t, width
+		switch {
+		case width == 8 && b.unsigned:
+			cv.kind = kindUint64
+		case width == 8 || (width == 4 && b.unsigned):
+			cv.kind = kindInt64
+		default:
+			cv.kind = kindInt32
+		}
+		b.rawType(name + unsignedSuffix(b.unsigned))
+	}
+	switch realType {
+	case mysql.MYSQL_TYPE_TINY:
+		integer(schema.TypeTinyInt, 1, "tinyint")
+	case mysql.MYSQL_TYPE_SHORT:
+		integer(schema.TypeSmallInt, 2, "smallint")
+	case mysql.MYSQL_TYPE_INT24:
+		integer(schema.TypeMediumInt, 3, "mediumint")
+	case mysql.MYSQL_TYPE_LONG:
+		integer(schema.TypeInt, 4, "int")
+	case mysql.MYSQL_TYPE_LONGLONG:
+		integer(schema.TypeBigInt, 8, "bigint")
+	case mysql.MYSQL_TYPE_NEWDECIMAL:
+		col.Type, cv.kind = schema.TypeDecimal, kindDecimal
+		col.Precision, col.Scale = int(meta>>8), int(meta&0xff)
+		b.rawType("decimal(" + strconv.Itoa(col.Precision) + "," + strconv.Itoa(col.Scale) + ")" + unsignedSuffix(b.unsigned))
+	case mysql.MYSQL_TYPE_FLOAT:
+		col.Type, cv.kind = schema.TypeFloat, kindFloat
+		b.rawType("float" + unsignedSuffix(b.unsigned))
+	case mysql.MYSQL_TYPE_DOUBLE:
+		col.Type, cv.kind = schema.TypeDouble, kindDouble
+		b.rawType("double" + unsignedSuffix(b.unsigned))
+	case mysql.MYSQL_TYPE_BIT:
+		nbits := int(meta>>8)*8 + int(meta&0xff)
+		col.Type, col.Length = schema.TypeBit, nbits
+		if nbits == 1 {
+			cv.kind = kindBool
+		} else {
+			cv.kind, cv.length = kindBits, (nbits+7)/8
+		}
+		b.rawType("bit(" + strconv.Itoa(nbits) + ")")
+	case mysql.MYSQL_TYPE_YEAR:
+		col.Type, cv.kind = schema.TypeYear, kindYear
+		b.rawType("year(4)")
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
+		col.Type, cv.kind, cv.zero = schema.TypeDate, kindDate, int32(0)
+		b.rawType("date")
+	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
+		col.Type, cv.kind = schema.TypeTime, kindTime
+		b.fsp(tp == mysql.MYSQL_TYPE_TIME2, meta, "time")
+	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
+		col.Type = schema.TypeDateTime
+		b.fsp(tp == mysql.MYSQL_TYPE_DATETIME2, meta, "datetime")
+		cv.kind, cv.zero = kindDateTimeMicros, int64(0)
+		if col.FSP <= 3 {
+			cv.kind = kindDateTimeMillis
+		}
+	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
+		col.Type, cv.kind = schema.TypeTimestamp, kindTimestamp
+		b.fsp(tp == mysql.MYSQL_TYPE_TIMESTAMP2, meta, "timestamp")
+		cv.zero = string(appendISOTimestamp(nil, 0, 0, col.FSP))
+	case mysql.MYSQL_TYPE_ENUM, mysql.MYSQL_TYPE_SET:
+		return b.enumOrSet(realType)
+	case mysql.MYSQL_TYPE_STRING:
+		return b.fixedString(strLen)
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+		return b.varString(int(meta))
+	case mysql.MYSQL_TYPE_BLOB:
+		return b.blob(int(meta))
+	case mysql.MYSQL_TYPE_JSON:
+		col.Type, cv.kind, cv.binaryJSON = schema.TypeJSON, kindJSON, true
+		col.Charset = "utf8mb4"
+		cv.text, _ = newTextDecoder("utf8mb4")
+		b.rawType("json")
+	case mysql.MYSQL_TYPE_GEOMETRY:
+		col.Type, cv.kind = schema.TypeGeometry, kindGeometry
+		sub := "geometry"
+		if b.haveGeo && int(b.geoType) < len(geometryNames) {
+			sub = geometryNames[b.geoType]
+		}
+		b.rawType(sub)
+	default:
+		// VECTOR (no canonical value yet), the pre-5.0 DECIMAL, and types a
+		// newer server may add.
+		name := "binlog type " + strconv.Itoa(int(realType))
+		if realType == mysql.MYSQL_TYPE_VECTOR {
+			name = "vector"
+		}
+		return b.unsupported(name)
+	}
+	return nil
+}
+
+func unsignedSuffix(u bool) string {
+	if u {
+		return " unsigned"
+	}
+	return ""
+}
+
+// rawType sets Column.RawType: information_schema's COLUMN_TYPE when known,
+// else a reconstruction from the binlog.
+func (b *columnBuild) rawType(fromBinlog string) {
+	if b.isc != nil {
+		b.col.RawType = b.isc.columnType
+	} else {
+		b.col.RawType = fromBinlog
+	}
+}
+
+func (b *columnBuild) fsp(v2 bool, meta uint16, name string) {
+	if v2 {
+		b.col.FSP = int(meta)
+	}
+	b.cv.fsp = b.col.FSP
+	if b.col.FSP > 0 {
+		name += "(" + strconv.Itoa(b.col.FSP) + ")"
+	}
+	b.rawType(name)
+}
+
+// collation resolves the column's collation id (or information_schema's
+// names) to a collation and its character set.
+func (b *columnBuild) collation() (collationInfo, error) {
+	if b.haveCollation {
+		if c, ok := b.env.collations[b.collationID]; ok {
+			return c, nil
+		}
+	}
+	if b.isc != nil && b.isc.charset != "" {
+		return collationInfo{name: b.isc.collation, charset: b.isc.charset, maxLen: charsetMaxLen(b.isc.charset)}, nil
+	}
+	if b.isc != nil && (strings.Contains(b.isc.dataType, "binary") || strings.Contains(b.isc.dataType, "blob")) {
+		return collationInfo{name: "binary", charset: "binary", maxLen: 1}, nil
+	}
+	if b.haveCollation {
+		return collationInfo{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
+	}
+	return collationInfo{}, terminal(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
+}
+
+func (b *columnBuild) textColumn(t schema.Type, co collationInfo) error {
+	dec, ok := newTextDecoder(co.charset)
+	if !ok {
+		return b.unsupported("character set " + co.charset)
+	}
+	b.col.Type, b.col.Charset, b.col.Collation = t, co.charset, co.name
+	b.cv.kind, b.cv.text = kindText, dec
+	return nil
+}
+
+func (b *columnBuild) fixedString(bytesLen int) error {
+	co, err := b.collation()
+	if err != nil {
+		return err
+	}
+	col, cv := b.col, b.cv
+	if co.charset != "binary" {
+		col.Length = bytesLen / max(co.maxLen, 1)
+		b.rawType("char(" + strconv.Itoa(col.Length) + ")")
+		return b.textColumn(schema.TypeChar, co)
+	}
+	if b.isc != nil {
+		switch b.isc.dataType {
+		case "uuid", "inet6", "inet4":
+			want := 16
+			if b.isc.dataType == "inet4" {
+				want = 4
+			}
+			if bytesLen != want {
+				return b.unsupported("")
+			}
+			if b.isc.dataType == "uuid" && !uuidVerified(b.env.major, b.env.minor) {
+				return b.unsupported("uuid (binlog byte order not verified before MariaDB 10.11)")
+			}
+			// Canonically a string: the text SELECT prints.
+			col.Type, col.Length, col.RawType = schema.TypeChar, bytesLen, b.isc.columnType
+			cv.kind = map[string]valueKind{"uuid": kindUUID, "inet4": kindInet4, "inet6": kindInet6}[b.isc.dataType]
+			return nil
+		}
+	}
+	col.Type, col.Length, col.Collation = schema.TypeBinary, bytesLen, co.name
+	cv.kind, cv.length = kindBinaryFixed, bytesLen
+	b.rawType("binary(" + strconv.Itoa(bytesLen) + ")")
+	return nil
+}
+
+func (b *columnBuild) varString(maxBytes int) error {
+	co, err := b.collation()
+	if err != nil {
+		return err
+	}
+	if co.charset == "binary" {
+		b.col.Type, b.col.Length, b.col.Collation = schema.TypeBinary, maxBytes, co.name
+		b.cv.kind = kindBytes
+		b.rawType("varbinary(" + strconv.Itoa(maxBytes) + ")")
+		return nil
+	}
+	b.col.Length = maxBytes / max(co.maxLen, 1)
+	b.rawType("varchar(" + strconv.Itoa(b.col.Length) + ")")
+	return b.textColumn(schema.TypeChar, co)
+}
+
+var blobNames = [...]string{1: "tiny", 2: "", 3: "medium", 4: "long"}
+
+func (b *columnBuild) blob(packLen int) error {
+	co, err := b.collation()
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if packLen >= 1 && packLen <= 4 {
+		prefix = blobNames[packLen]
+	}
+	if co.charset == "binary" {
+		b.col.Type, b.col.Collation = schema.TypeBlob, co.name
+		b.cv.kind = kindBytes
+		b.rawType(prefix + "blob")
+		return nil
+	}
+	if b.isc != nil && b.isc.json {
+		// MariaDB's JSON: LONGTEXT with CHECK (json_valid(col)); the value
+		// is the JSON text as stored.
+		if err := b.textColumn(schema.TypeJSON, co); err != nil {
+			return err
+		}
+		b.cv.kind = kindJSON
+		b.rawType("json")
+		return nil
+	}
+	b.rawType(prefix + "text")
+	return b.textColumn(schema.TypeText, co)
+}
+
+func (b *columnBuild) enumOrSet(realType byte) error {
+	col, cv := b.col, b.cv
+	if b.members == nil {
+		return terminal(fmt.Errorf("table %s column %s: ENUM/SET members unknown (no full row metadata, no information_schema)", b.table, b.col.Name))
+	}
+	members := b.members
+	if b.full {
+		// Full metadata gives the member names in the column's charset.
+		co, err := b.collation()
+		if err != nil {
+			return err
+		}
+		dec, ok := newTextDecoder(co.charset)
+		if !ok {
+			return b.unsupported("character set " + co.charset)
+		}
+		members = make([]string, len(b.members))
+		for i, m := range b.members {
+			members[i] = strings.Clone(dec.decode(m))
+		}
+		col.Charset, col.Collation = co.charset, co.name
+	} else if b.isc != nil {
+		col.Charset, col.Collation = b.isc.charset, b.isc.collation
+	}
+	col.Values = members
+	quoted := make([]string, len(members))
+	for i, m := range members {
+		quoted[i] = "'" + strings.ReplaceAll(m, "'", "''") + "'"
+	}
+	if realType == mysql.MYSQL_TYPE_ENUM {
+		col.Type, cv.kind = schema.TypeEnum, kindEnum
+		cv.enum = make([]any, len(members))
+		for i, m := range members {
+			cv.enum[i] = m
+		}
+		b.rawType("enum(" + strings.Join(quoted, ",") + ")")
+	} else {
+		if len(members) > 64 {
+			return b.unsupported("")
+		}
+		col.Type, cv.kind, cv.set = schema.TypeSet, kindSet, members
+		b.rawType("set(" + strings.Join(quoted, ",") + ")")
+	}
+	return nil
+}
+
+// withShard fills the shard of an UnsupportedTypeError from schema.
+func withShard(err error, shard string) error {
+	if ute, ok := err.(*schema.UnsupportedTypeError); ok && ute.Shard == "" {
+		c := *ute
+		c.Shard = shard
+		return &c
+	}
+	return terminal(err)
+}
+
+// sameTable reports whether a new build of a table can keep the previous
+// *schema.Table: the same shape (schema.Table.SameShape, what serde's Avro
+// schemas depend on) and the same charsets, collations and raw types (what
+// snapshot chunking and the schema history depend on).
+func sameTable(a, b *schema.Table) bool {
+	if !a.SameShape(b) || a.Database != b.Database || a.Name != b.Name {
+		return false
+	}
+	for i := range a.Columns {
+		x, y := &a.Columns[i], &b.Columns[i]
+		if x.Charset != y.Charset || x.Collation != y.Collation || x.RawType != y.RawType {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,220 @@
+package binlog
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/schema"
+)
+
+func TestStringMeta(t *testing.T) {
+	tests := []struct {
+		meta     uint16
+		realType byte
+		length   int
+	}{
+		{0xfe08, mysql.MYSQL_TYPE_STRING, 8},   // BINARY(8) / CHAR(8) latin1
+		{0xfe28, mysql.MYSQL_TYPE_STRING, 40},  // CHAR(10) utf8mb4
+		{0xf701, mysql.MYSQL_TYPE_ENUM, 1},     // ENUM, 1-byte index
+		{0xf802, mysql.MYSQL_TYPE_SET, 2},      // SET, 2-byte bitmap
+		{0xdefc, mysql.MYSQL_TYPE_STRING, 764}, // CHAR(191) utf8mb4: length above 255
+		{0x0010, mysql.MYSQL_TYPE_STRING, 16},  // old form
+	}
+	for _, tt := range tests {
+		rt, l := stringMeta(tt.meta)
+		if rt != tt.realType || l != tt.length {
+			t.Errorf("stringMeta(%#x) = %d, %d; want %d, %d", tt.meta, rt, l, tt.realType, tt.length)
+		}
+	}
+}
+
+func TestParseEnumMembers(t *testing.T) {
+	// COLUMN_TYPE as MariaDB 10.11 shows it for
+	// ENUM('a','it''s','b\\c','x,y','é') and SET('p','q''r').
+	tests := map[string][]string{
+		`enum('a','it''s','b\\c','x,y','é')`: {"a", "it's", `b\c`, "x,y", "é"},
+		`set('p','q''r')`:                    {"p", "q'r"},
+		`enum('')`:                           {""},
+		`enum('\n\0\Z')`:                     {"\n\x00\x1a"},
+	}
+	for in, want := range tests {
+		got, err := parseEnumMembers(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("parseEnumMembers(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"enum", "enum('a'", "enum('a' 'b')", "enum(a)"} {
+		if _, err := parseEnumMembers(bad); err == nil {
+			t.Errorf("parseEnumMembers(%s) accepted", bad)
+		}
+	}
+}
+
+// smallTableMap is the fixture table map of tidemark_fixture.t (id INT
+// PRIMARY KEY, v VARCHAR(10) utf8mb4), full metadata.
+func smallTableMap(t *testing.T) *replication.TableMapEvent {
+	t.Helper()
+	s, _ := testSession(t, nil)
+	for _, ev := range parseFixture(t, fixtureParser(t, s.r, s.filter), readFixture(t, "small_tx.events")) {
+		if tm, ok := ev.Event.(*replication.TableMapEvent); ok {
+			return tm
+		}
+	}
+	t.Fatal("no table map in the fixture")
+	return nil
+}
+
+// minimal strips what binlog_row_metadata=FULL adds to a table map.
+func minimal(tm *replication.TableMapEvent) *replication.TableMapEvent {
+	c := *tm
+	c.ColumnName, c.PrimaryKey, c.PrimaryKeyPrefix = nil, nil, nil
+	c.EnumStrValue, c.SetStrValue = nil, nil
+	return &c
+}
+
+var testEnv = &buildEnv{shard: "s1", flavor: change.FlavorMariaDB, collations: testCollations, major: 10, minor: 11}
+
+func TestBuildTableFallback(t *testing.T) {
+	tm := smallTableMap(t)
+	is := &isTable{cols: []isColumn{
+		{name: "id", dataType: "int", columnType: "int(11)"},
+		{name: "v", dataType: "varchar", columnType: "varchar(10)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
+	}, pk: []string{"id"}}
+	full, _, err := buildTable(testEnv, tm, is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback, conv, err := buildTable(testEnv, minimal(tm), is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameTable(full, fallback) || !reflect.DeepEqual(full, fallback) {
+		t.Errorf("fallback table\n%+v\ndiffers from full metadata\n%+v", fallback, full)
+	}
+	if len(conv) != 2 || conv[1].kind != kindText {
+		t.Errorf("converters %+v", conv)
+	}
+
+	// The race: information_schema shows a table that changed since.
+	changed := &isTable{cols: append(append([]isColumn{}, is.cols...), isColumn{name: "w", dataType: "int"}), pk: is.pk}
+	_, _, err = buildTable(testEnv, minimal(tm), changed)
+	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
+		t.Errorf("column count mismatch: %v", err)
+	}
+	retyped := &isTable{cols: []isColumn{is.cols[0], {name: "v", dataType: "int", columnType: "int(11)"}}, pk: is.pk}
+	_, _, err = buildTable(testEnv, minimal(tm), retyped)
+	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "changed after this event") {
+		t.Errorf("type mismatch: %v", err)
+	}
+	if _, _, err := buildTable(testEnv, minimal(tm), nil); err == nil || Retryable(err) {
+		t.Errorf("no names anywhere: %v", err)
+	}
+	// With full metadata, a changed information_schema only loses its
+	// enrichment.
+	if got, _, err := buildTable(testEnv, tm, changed); err != nil || got.Columns[1].RawType != "varchar(10)" {
+		t.Errorf("full metadata with a changed information_schema: %v %+v", err, got)
+	}
+}
+
+// oneColumnMap is a synthetic table map db.t with a single column.
+func oneColumnMap(tp byte, meta uint16, collation uint64) *replication.TableMapEvent {
+	tm := &replication.TableMapEvent{
+		TableID: 7, Schema: []byte("db"), Table: []byte("t"), ColumnCount: 1,
+		ColumnType: []byte{tp}, ColumnMeta: []uint16{meta}, NullBitmap: []byte{1},
+		ColumnName: [][]byte{[]byte("c")},
+	}
+	if collation != 0 {
+		tm.DefaultCharset = []uint64{collation}
+	}
+	return tm
+}
+
+func TestBuildTableTypesTheBinlogHides(t *testing.T) {
+	binary16 := oneColumnMap(mysql.MYSQL_TYPE_STRING, 0xfe10, 63)
+	is := func(dataType string) *isTable {
+		return &isTable{cols: []isColumn{{name: "c", dataType: dataType, columnType: dataType}}}
+	}
+	tbl, conv, err := buildTable(testEnv, binary16, is("uuid"))
+	if err != nil || conv[0].kind != kindUUID || tbl.Columns[0].Type != schema.TypeChar || tbl.Columns[0].RawType != "uuid" {
+		t.Fatalf("uuid: %v %+v %+v", err, conv, tbl)
+	}
+	if _, conv, err := buildTable(testEnv, binary16, is("inet6")); err != nil || conv[0].kind != kindInet6 {
+		t.Fatalf("inet6: %v", err)
+	}
+	if _, conv, err := buildTable(testEnv, oneColumnMap(mysql.MYSQL_TYPE_STRING, 0xfe04, 63), is("inet4")); err != nil || conv[0].kind != kindInet4 {
+		t.Fatalf("inet4: %v", err)
+	}
+	if _, conv, err := buildTable(testEnv, binary16, is("binary")); err != nil || conv[0].kind != kindBinaryFixed || conv[0].length != 16 {
+		t.Fatalf("binary(16): %v", err)
+	}
+	if _, conv, err := buildTable(testEnv, binary16, nil); err != nil || conv[0].kind != kindBinaryFixed {
+		t.Fatalf("binary(16) without information_schema: %v", err)
+	}
+	longtext := oneColumnMap(mysql.MYSQL_TYPE_BLOB, 4, 46)
+	jsonIS := is("longtext")
+	jsonIS.cols[0].json = true
+	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].kind != kindJSON || tbl.Columns[0].Type != schema.TypeJSON {
+		t.Fatalf("mariadb json: %v", err)
+	}
+
+	old := *testEnv
+	old.major, old.minor = 10, 9
+	unsupported := []struct {
+		name string
+		env  *buildEnv
+		tm   *replication.TableMapEvent
+		is   *isTable
+		raw  string
+	}{
+		{"uuid before 10.11", &old, binary16, is("uuid"), "uuid"},
+		{"unknown data-type plugin", testEnv, binary16, is("xmltype"), "xmltype"},
+		{"charset without exact decoder", testEnv, oneColumnMap(mysql.MYSQL_TYPE_VARCHAR, 40, 999), &isTable{cols: []isColumn{{name: "c", dataType: "varchar", columnType: "varchar(40)", charset: "armscii8", collation: "armscii8_general_ci"}}}, "armscii8"},
+		{"vector", testEnv, oneColumnMap(mysql.MYSQL_TYPE_VECTOR, 4, 0), nil, "vector"},
+		{"pre-5.0 decimal", testEnv, oneColumnMap(mysql.MYSQL_TYPE_DECIMAL, 0, 0), nil, "binlog type 0"},
+	}
+	for _, u := range unsupported {
+		_, _, err := buildTable(u.env, u.tm, u.is)
+		var ute *schema.UnsupportedTypeError
+		if !errors.As(err, &ute) || ute.Shard != "s1" || ute.Table != "db.t" || ute.Column != "c" || !strings.Contains(ute.RawType, u.raw) {
+			t.Errorf("%s: %v (%+v)", u.name, err, ute)
+		}
+	}
+}
+
+func TestTableCacheKeepsPointerWhileShapeUnchanged(t *testing.T) {
+	s, _ := testSession(t, nil)
+	ctx := context.Background()
+	tm := smallTableMap(t)
+	a, err := s.tables.resolve(ctx, &s.sql, tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := *tm // the next transaction's identical table map
+	again.TableID = 99
+	b, err := s.tables.resolve(ctx, &s.sql, &again)
+	if err != nil || b.table != a.table {
+		t.Fatalf("identical table map: %v, same pointer %v", err, b.table == a.table)
+	}
+	// A DDL naming the table forces a rebuild; the same shape keeps the
+	// pointer.
+	s.tables.invalidate("ALTER TABLE t COMMENT 'x'", "tidemark_fixture")
+	s.tables.is["tidemark_fixture.t"] = nil // (what the reload would find)
+	c, err := s.tables.resolve(ctx, &s.sql, &again)
+	if err != nil || c == b || c.table != a.table {
+		t.Fatalf("after DDL: %v, rebuilt %v, same pointer %v", err, c != b, c.table == a.table)
+	}
+	// A new shape gets a new pointer.
+	wider := again
+	wider.ColumnMeta = []uint16{0, 80}
+	d, err := s.tables.resolve(ctx, &s.sql, &wider)
+	if err != nil || d.table == a.table || d.table.Columns[1].Length != 20 {
+		t.Fatalf("new shape: %v %+v", err, d.table)
+	}
+}

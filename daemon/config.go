@@ -1,0 +1,433 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
+
+// Config is the daemon's YAML file: one admin endpoint, one Kafka cluster, one
+// registry, and many shards. configs/tidemark.example.yaml documents every
+// key; LoadConfig fills defaults and validates. Secrets are never in the file:
+// each *_env key names the environment variable that holds one.
+type Config struct {
+	Admin    AdminConfig    `yaml:"admin"`
+	Kafka    KafkaConfig    `yaml:"kafka"`
+	Registry RegistryConfig `yaml:"registry"`
+	Topics   TopicsConfig   `yaml:"topics"`
+	Encoding EncodingConfig `yaml:"encoding"`
+	Limits   LimitsConfig   `yaml:"limits"`
+	// Defaults apply to every shard that leaves the key unset.
+	Defaults ShardDefaults `yaml:"defaults"`
+	Shards   []ShardConfig `yaml:"shards"`
+}
+
+// AdminConfig is the operator HTTP endpoint.
+type AdminConfig struct {
+	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8085
+}
+
+// KafkaConfig is the cluster every topic and the positions live in.
+type KafkaConfig struct {
+	Brokers  []string   `yaml:"brokers"`
+	ClientID string     `yaml:"client_id"`
+	TLS      TLSConfig  `yaml:"tls"`
+	SASL     SASLConfig `yaml:"sasl"`
+	// PositionsTopic is the compacted topic holding each shard's position.
+	PositionsTopic string `yaml:"positions_topic"`
+	// Compression of produced batches: none, gzip, snappy, lz4 (default), zstd.
+	Compression string        `yaml:"compression"`
+	Linger      time.Duration `yaml:"linger"`
+	// Sink is "kafka" (default) or "discard": encode everything and produce
+	// nothing (benchmarks measure the pipeline's ceiling with it).
+	Sink string `yaml:"sink"`
+}
+
+// TLSConfig enables TLS to a server. Files are PEM.
+type TLSConfig struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASLConfig authenticates to Kafka.
+type SASLConfig struct {
+	Mechanism   string `yaml:"mechanism"` // SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN; empty = no SASL
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// RegistryConfig is the Confluent-compatible Schema Registry.
+type RegistryConfig struct {
+	URL         string        `yaml:"url"`
+	Username    string        `yaml:"username"`
+	PasswordEnv string        `yaml:"password_env"`
+	TLS         TLSConfig     `yaml:"tls"`
+	Timeout     time.Duration `yaml:"timeout"`
+}
+
+// TopicsConfig names and creates the per-table topics.
+type TopicsConfig struct {
+	// Prefix starts every topic name: <prefix>.<logical database>.<table>.
+	Prefix string `yaml:"prefix"`
+	// DatabaseRewrites map a shard's physical database name to the logical
+	// one, first match wins (`shop_shard_\d+` → `shop`), so that all shards'
+	// tables merge into one topic.
+	DatabaseRewrites  []RewriteConfig   `yaml:"database_rewrites"`
+	Partitions        int32             `yaml:"partitions"`         // for topics Tidemark creates; default 6
+	ReplicationFactor int16             `yaml:"replication_factor"` // default -1: the broker's default
+	Config            map[string]string `yaml:"config"`             // extra topic configs; cleanup.policy is always compact
+}
+
+// RewriteConfig is one database-name rewrite: an anchored regular expression
+// and its replacement ($1 refers to a group).
+type RewriteConfig struct {
+	Match   string `yaml:"match"`
+	Replace string `yaml:"replace"`
+}
+
+// EncodingConfig chooses among the wire format's options.
+type EncodingConfig struct {
+	// BigintUnsigned is "precise" (default: Avro decimal(20,0), exact) or
+	// "long" (Debezium's default: wraps above 2^63-1).
+	BigintUnsigned string `yaml:"bigint_unsigned"`
+	// Tombstones after deletes, so compaction can drop the key; default true.
+	Tombstones *bool `yaml:"tombstones"`
+	// KeyShardField, when set, adds a string field of this name to every key
+	// holding the shard's physical db.table, for primary keys that are not
+	// unique across shards (Debezium's __dbz__physicalTableIdentifier).
+	KeyShardField string `yaml:"key_shard_field"`
+}
+
+// LimitsConfig bounds memory per shard, in bytes.
+type LimitsConfig struct {
+	// QueueBytes bounds events read from the binlog and not yet encoded.
+	QueueBytes ByteSize `yaml:"queue_bytes"`
+	// InFlightBytes bounds records handed to Kafka and not yet acknowledged.
+	InFlightBytes ByteSize `yaml:"inflight_bytes"`
+}
+
+// ShardDefaults are the per-shard keys that most fleets share.
+type ShardDefaults struct {
+	User            string        `yaml:"user"`
+	PasswordEnv     string        `yaml:"password_env"`
+	Flavor          string        `yaml:"flavor"` // mariadb or mysql
+	TLS             TLSConfig     `yaml:"tls"`
+	Tables          []TableFilter `yaml:"tables"`
+	HeartbeatPeriod time.Duration `yaml:"heartbeat_period"`
+}
+
+// ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
+type ShardConfig struct {
+	Name        string     `yaml:"name"` // unique; labels metrics, names the position, becomes source.name
+	Host        string     `yaml:"host"`
+	Port        int        `yaml:"port"` // default 3306
+	User        string     `yaml:"user"`
+	PasswordEnv string     `yaml:"password_env"`
+	Flavor      string     `yaml:"flavor"`
+	TLS         *TLSConfig `yaml:"tls"`
+	// ServerID is the replica server_id Tidemark presents to this shard; it
+	// must differ from every real server and replica of the shard.
+	ServerID uint32        `yaml:"server_id"`
+	Tables   []TableFilter `yaml:"tables"`
+
+	// Keys that came from defaults: their problems are reported there, once.
+	tablesInherited, passwordEnvInherited bool
+}
+
+// TableFilter is an allow-list entry: tables of databases matching Database
+// whose names match an Include pattern and no Exclude pattern. Patterns are
+// shell globs (*, ?, [a-z]), matched case-sensitively.
+type TableFilter struct {
+	Database string   `yaml:"database"`
+	Include  []string `yaml:"include"` // default ["*"]
+	Exclude  []string `yaml:"exclude"`
+}
+
+// ByteSize is a size in bytes, written as an integer or with a unit: 512KiB,
+// 64MiB, 1GiB (KB, MB and GB are powers of 1024 too). It stays text until
+// validation so that a bad value is reported with its line.
+type ByteSize string
+
+// Bytes is the size; valid only after validation.
+func (b ByteSize) Bytes() int64 {
+	n, _ := parseByteSize(string(b))
+	return n
+}
+
+func parseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a non-negative integer with an optional unit (KiB, MiB, GiB)", s)
+	}
+	return n * mult, nil
+}
+
+// Defaults.
+const (
+	defaultAdminListen    = "127.0.0.1:8085"
+	defaultPositionsTopic = "tidemark.positions"
+	defaultPrefix         = "tidemark"
+	defaultPartitions     = 6
+	defaultQueueBytes     = "64MiB"
+	defaultInFlightBytes  = "64MiB"
+	defaultMySQLPort      = 3306
+)
+
+// applyDefaults fills unset keys; shard keys fall back to Defaults.
+func (c *Config) applyDefaults() {
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = defaultAdminListen
+	}
+	if c.Kafka.PositionsTopic == "" {
+		c.Kafka.PositionsTopic = defaultPositionsTopic
+	}
+	if c.Kafka.ClientID == "" {
+		c.Kafka.ClientID = "tidemark"
+	}
+	if c.Kafka.Compression == "" {
+		c.Kafka.Compression = "lz4"
+	}
+	if c.Kafka.Sink == "" {
+		c.Kafka.Sink = "kafka"
+	}
+	if c.Registry.Timeout == 0 {
+		c.Registry.Timeout = 30 * time.Second
+	}
+	if c.Topics.Prefix == "" {
+		c.Topics.Prefix = defaultPrefix
+	}
+	if c.Topics.Partitions == 0 {
+		c.Topics.Partitions = defaultPartitions
+	}
+	if c.Topics.ReplicationFactor == 0 {
+		c.Topics.ReplicationFactor = -1
+	}
+	if c.Encoding.BigintUnsigned == "" {
+		c.Encoding.BigintUnsigned = "precise"
+	}
+	if c.Encoding.Tombstones == nil {
+		t := true
+		c.Encoding.Tombstones = &t
+	}
+	if c.Limits.QueueBytes == "" {
+		c.Limits.QueueBytes = defaultQueueBytes
+	}
+	if c.Limits.InFlightBytes == "" {
+		c.Limits.InFlightBytes = defaultInFlightBytes
+	}
+	if c.Defaults.Flavor == "" {
+		c.Defaults.Flavor = string(change.FlavorMariaDB)
+	}
+	if c.Defaults.HeartbeatPeriod == 0 {
+		c.Defaults.HeartbeatPeriod = time.Second
+	}
+	for i := range c.Shards {
+		s := &c.Shards[i]
+		if s.Port == 0 {
+			s.Port = defaultMySQLPort
+		}
+		if s.User == "" {
+			s.User = c.Defaults.User
+		}
+		if s.PasswordEnv == "" {
+			s.PasswordEnv, s.passwordEnvInherited = c.Defaults.PasswordEnv, true
+		}
+		if s.Flavor == "" {
+			s.Flavor = c.Defaults.Flavor
+		}
+		if s.TLS == nil {
+			t := c.Defaults.TLS
+			s.TLS = &t
+		}
+		if len(s.Tables) == 0 {
+			s.Tables, s.tablesInherited = c.Defaults.Tables, true
+		}
+	}
+}
+
+// fieldError is one validation problem, located by its YAML path
+// ("shards[1].port") so LoadConfig can name the file's line.
+type fieldError struct {
+	path string
+	msg  string
+}
+
+// validate reports every problem at once.
+func (c *Config) validate(getenv func(string) string) []fieldError {
+	var errs []fieldError
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+		add("admin.listen", "want host:port, got %q", c.Admin.Listen)
+	}
+	if c.Kafka.Sink != "kafka" && c.Kafka.Sink != "discard" {
+		add("kafka.sink", "want kafka or discard, got %q", c.Kafka.Sink)
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		add("kafka.brokers", "required: at least one host:port")
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			add(fmt.Sprintf("kafka.brokers[%d]", i), "want host:port, got %q", b)
+		}
+	}
+	switch c.Kafka.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		add("kafka.compression", "want none, gzip, snappy, lz4 or zstd, got %q", c.Kafka.Compression)
+	}
+	validateTLS(add, "kafka.tls", c.Kafka.TLS)
+	validateSecret(add, getenv, "kafka.sasl", c.Kafka.SASL.Mechanism != "", c.Kafka.SASL.PasswordEnv)
+	switch c.Kafka.SASL.Mechanism {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		add("kafka.sasl.mechanism", "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.Kafka.SASL.Mechanism)
+	}
+	if c.Kafka.SASL.Mechanism != "" && c.Kafka.SASL.Username == "" {
+		add("kafka.sasl.username", "required when kafka.sasl.mechanism is set")
+	}
+	if c.Registry.URL == "" {
+		add("registry.url", "required: the Confluent-compatible Schema Registry URL")
+	} else if !strings.HasPrefix(c.Registry.URL, "http://") && !strings.HasPrefix(c.Registry.URL, "https://") {
+		add("registry.url", "want an http:// or https:// URL, got %q", c.Registry.URL)
+	}
+	validateTLS(add, "registry.tls", c.Registry.TLS)
+	validateSecret(add, getenv, "registry", c.Registry.Username != "", c.Registry.PasswordEnv)
+	if !avroName.MatchString(strings.ReplaceAll(c.Topics.Prefix, ".", "_")) {
+		add("topics.prefix", "%q: use letters, digits, '_' and '.' (it becomes the Avro namespace)", c.Topics.Prefix)
+	}
+	for i, r := range c.Topics.DatabaseRewrites {
+		if _, err := regexp.Compile("^(?:" + r.Match + ")$"); err != nil || r.Match == "" {
+			add(fmt.Sprintf("topics.database_rewrites[%d].match", i), "invalid regular expression %q: %v", r.Match, err)
+		}
+	}
+	if c.Topics.Partitions < 1 {
+		add("topics.partitions", "must be at least 1")
+	}
+	if c.Topics.ReplicationFactor < -1 || c.Topics.ReplicationFactor == 0 {
+		add("topics.replication_factor", "must be -1 (broker default) or at least 1")
+	}
+	if c.Encoding.BigintUnsigned != "precise" && c.Encoding.BigintUnsigned != "long" {
+		add("encoding.bigint_unsigned", "want precise or long, got %q", c.Encoding.BigintUnsigned)
+	}
+	for key, v := range map[string]ByteSize{"limits.queue_bytes": c.Limits.QueueBytes, "limits.inflight_bytes": c.Limits.InFlightBytes} {
+		if n, err := parseByteSize(string(v)); err != nil {
+			add(key, "%v", err)
+		} else if n < 1<<20 {
+			add(key, "must be at least 1MiB, got %s", v)
+		}
+	}
+	if len(c.Shards) == 0 {
+		add("shards", "required: at least one shard")
+	}
+	names := map[string]int{}
+	for i := range c.Shards {
+		s := &c.Shards[i]
+		p := fmt.Sprintf("shards[%d]", i)
+		if s.Name == "" {
+			add(p+".name", "required")
+		} else if !shardName.MatchString(s.Name) {
+			add(p+".name", "%q: use letters, digits, '_', '-' and '.'", s.Name)
+		} else if j, dup := names[s.Name]; dup {
+			add(p+".name", "%q is also the name of shards[%d]", s.Name, j)
+		} else {
+			names[s.Name] = i
+		}
+		if s.Host == "" {
+			add(p+".host", "required")
+		}
+		if s.Port < 1 || s.Port > 65535 {
+			add(p+".port", "must be 1..65535, got %d", s.Port)
+		}
+		if s.User == "" {
+			add(p+".user", "required (here or in defaults.user)")
+		}
+		if s.PasswordEnv == "" {
+			add(p+".password_env", "required (here or in defaults.password_env): the environment variable holding the password")
+		} else if !s.passwordEnvInherited && getenv(s.PasswordEnv) == "" {
+			add(p+".password_env", "environment variable %s is not set or empty", s.PasswordEnv)
+		}
+		if s.Flavor != string(change.FlavorMariaDB) && s.Flavor != string(change.FlavorMySQL) {
+			add(p+".flavor", "want mariadb or mysql, got %q", s.Flavor)
+		}
+		if s.ServerID == 0 {
+			add(p+".server_id", "required: a replica server_id unique among the shard's servers and replicas")
+		}
+		if s.TLS != nil {
+			validateTLS(add, p+".tls", *s.TLS)
+		}
+		if len(s.Tables) == 0 {
+			add(p+".tables", "required (here or in defaults.tables): which tables to capture")
+		}
+		if !s.tablesInherited {
+			validateTables(add, p+".tables", s.Tables)
+		}
+	}
+	validateTables(add, "defaults.tables", c.Defaults.Tables)
+	if env := c.Defaults.PasswordEnv; env != "" && getenv(env) == "" {
+		add("defaults.password_env", "environment variable %s is not set or empty", env)
+	}
+	return errs
+}
+
+var (
+	avroName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	shardName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+)
+
+func validateTables(add func(string, string, ...any), p string, tables []TableFilter) {
+	for j, f := range tables {
+		fp := fmt.Sprintf("%s[%d]", p, j)
+		if f.Database == "" {
+			add(fp+".database", "required: a database name or glob pattern")
+		}
+		for _, pat := range append(append([]string{f.Database}, f.Include...), f.Exclude...) {
+			if _, err := path.Match(pat, ""); err != nil {
+				add(fp, "bad glob pattern %q: %v", pat, err)
+			}
+		}
+	}
+}
+
+func validateTLS(add func(string, string, ...any), p string, t TLSConfig) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		add(p, "cert_file and key_file go together")
+	}
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify) {
+		add(p+".enabled", "TLS options are set but enabled is false")
+	}
+}
+
+func validateSecret(add func(string, string, ...any), getenv func(string) string, p string, needed bool, env string) {
+	if !needed {
+		return
+	}
+	if env == "" {
+		add(p+".password_env", "required: the environment variable holding the password")
+	} else if getenv(env) == "" {
+		add(p+".password_env", "environment variable %s is not set or empty", env)
+	}
+}

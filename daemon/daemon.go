@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+)
+
+// Daemon runs every configured shard's pipeline and the admin endpoint.
+type Daemon struct {
+	cfg      *Config
+	log      *slog.Logger
+	version  string
+	registry *prometheus.Registry
+	metrics  *Metrics
+	stages   *stageMetrics
+	shards   []*shard
+
+	mu        sync.Mutex
+	adminAddr string // the bound admin address, once listening
+}
+
+// shard is one supervised pipeline and its live status.
+type shard struct {
+	cfg     ShardConfig
+	tracker *shardTracker
+	sup     *supervisor
+}
+
+// New builds the daemon from a validated configuration. It reads the
+// passwords from the environment variables the configuration names; it
+// starts nothing and contacts nothing.
+func New(cfg *Config, log *slog.Logger, version string) (*Daemon, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d := &Daemon{cfg: cfg, log: log, version: version, registry: reg}
+	d.metrics = NewMetrics(reg)
+	d.stages = newStageMetrics(reg)
+	shared, err := newSharedParts(cfg, version)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range cfg.Shards {
+		p, err := newPipeline(cfg, sc, shared, d.stages, log)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", sc.Name, err)
+		}
+		tr := newShardTracker(sc.Name)
+		p.tracker = tr
+		p.metrics = d.metrics
+		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, sup: &supervisor{
+			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
+			classify: classifyError, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
+		}})
+	}
+	return d, nil
+}
+
+// ErrAllShardsFailed is returned by Run when every shard stopped on a
+// terminal error: there is nothing left to run.
+var ErrAllShardsFailed = errors.New("every shard stopped on a terminal error")
+
+// Run serves the admin endpoint and runs every shard until ctx is cancelled
+// (then drains and commits, and returns nil) or until every shard has failed
+// terminally. One shard's failure never stops the others.
+func (d *Daemon) Run(ctx context.Context) error {
+	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version, started: time.Now()}
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmin()
+	adminErr := make(chan error, 1)
+	ready := make(chan string, 1)
+	go func() { adminErr <- admin.Run(adminCtx, ready) }()
+	select {
+	case addr := <-ready:
+		d.mu.Lock()
+		d.adminAddr = addr
+		d.mu.Unlock()
+		d.log.Info("tidemark started", "version", d.version, "admin", addr, "shards", len(d.shards))
+	case err := <-adminErr:
+		return err
+	}
+
+	var g errgroup.Group
+	var mu sync.Mutex
+	failed := 0
+	for _, s := range d.shards {
+		g.Go(func() error {
+			if err := s.sup.Run(ctx); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	stopAdmin()
+	if err := <-adminErr; err != nil {
+		d.log.Warn("admin server", "error", err)
+	}
+	if ctx.Err() == nil && failed == len(d.shards) {
+		return ErrAllShardsFailed
+	}
+	d.log.Info("tidemark stopped")
+	return nil
+}
+
+// Status is every shard's live status (the /status document).
+func (d *Daemon) Status() []ShardStatus {
+	out := make([]ShardStatus, 0, len(d.shards))
+	for _, s := range d.shards {
+		out = append(out, s.tracker.snapshot())
+	}
+	return out
+}
+
+// AdminAddr is the address the admin endpoint listens on ("" before Run has
+// bound it); useful with listen port 0.
+func (d *Daemon) AdminAddr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.adminAddr
+}

@@ -1,0 +1,121 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is; IsRetryable says
+// which ones a restart can cure.
+var (
+	// ErrClosed is returned by Write (and Run) once the Writer was closed
+	// or its Run returned: nothing more is accepted, positions are no
+	// longer committed.
+	ErrClosed = errors.New("router: writer closed")
+
+	// ErrFenced means another writer owns this shard now. It is a
+	// placeholder: it is returned once the transactional producer (exactly
+	// once) lands, when the broker fences this writer's epoch.
+	ErrFenced = errors.New("router: fenced by a newer writer of the same shard")
+
+	// ErrKeylessCompacted is returned by Write for a record without a key
+	// bound for a compacted topic: the broker would reject it
+	// (INVALID_RECORD), so the Writer refuses it before anything of the
+	// batch is enqueued. Tables without a primary key need a non-compacted
+	// topic created by the operator, or a key.
+	ErrKeylessCompacted = errors.New("router: record without a key for a compacted topic")
+
+	// ErrInvalidConfig wraps every configuration problem NewWriter and
+	// NewTopicNamer report.
+	ErrInvalidConfig = errors.New("router: invalid configuration")
+
+	// ErrInvalidPosition is returned by Write for a position that could
+	// not be loaded back once stored (unknown flavor, snapshot progress
+	// that is not JSON): a bug in the caller, refused before it is stored.
+	ErrInvalidPosition = errors.New("router: invalid position")
+
+	// ErrCorruptPosition means the stored position of the shard cannot be
+	// decoded. A restart would read the same bytes: it is terminal.
+	ErrCorruptPosition = errors.New("router: stored position is corrupt")
+)
+
+// ProduceError is a record the Kafka client gave up on (or a position it
+// could not store). Once one occurs the Writer stops: Run returns it, Write
+// returns it, and no position after the failed record is ever committed,
+// so a restart replays from the last committed position and loses nothing.
+type ProduceError struct {
+	Shard     string
+	Topic     string
+	Partition int32 // -1 when the record failed before it was assigned one
+	Err       error // the cause: a kerr.Error (MESSAGE_TOO_LARGE, ...), kgo.ErrRecordTimeout, ...
+}
+
+func (e *ProduceError) Error() string {
+	part := fmt.Sprint(e.Partition)
+	if e.Partition < 0 {
+		part = "(unassigned)"
+	}
+	return fmt.Sprintf("shard %s: produce to topic %s partition %s: %v", e.Shard, e.Topic, part, e.Err)
+}
+
+func (e *ProduceError) Unwrap() error { return e.Err }
+
+// UnreachableError means no seed broker answered within the connect
+// timeout. The brokers are named so that a typo is obvious.
+type UnreachableError struct {
+	Brokers []string
+	Timeout time.Duration
+	Err     error // the last connection error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("kafka brokers %s unreachable (connect timeout %s): %v",
+		strings.Join(e.Brokers, ","), e.Timeout, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// terminalKafkaErrors are broker answers that the same records or the same
+// configuration will get again after a restart.
+var terminalKafkaErrors = []*kerr.Error{
+	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.CorruptMessage,
+	kerr.InvalidTopicException, kerr.InvalidPartitions, kerr.InvalidReplicationFactor,
+	kerr.InvalidReplicaAssignment, kerr.InvalidConfig, kerr.PolicyViolation,
+	kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+	kerr.TransactionalIDAuthorizationFailed, kerr.SaslAuthenticationFailed,
+	kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState, kerr.UnsupportedCompressionType,
+	kerr.UnsupportedForMessageFormat, kerr.InvalidRequiredAcks, kerr.ProducerFenced,
+}
+
+// IsRetryable reports whether a restart of the shard's pipeline (which
+// resumes from the last committed position) may succeed where this error
+// failed. This is the one place in the package that decides it.
+//
+// Terminal: invalid configuration, fencing, keyless records for compacted
+// topics, an invalid position to store or a corrupt stored one, and broker
+// errors that the same records or settings get again (record too large,
+// authorization and authentication failures, invalid topic or config).
+// Everything else is retryable: unreachable brokers, delivery timeouts,
+// network errors, leadership changes, a topic deleted under us (it is
+// created again on restart), ErrClosed.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrFenced) || errors.Is(err, ErrKeylessCompacted) || errors.Is(err, ErrCorruptPosition) ||
+		errors.Is(err, ErrInvalidPosition) || errors.Is(err, ErrInvalidConfig) {
+		return false
+	}
+	if ke, ok := errors.AsType[*kerr.Error](err); ok {
+		for _, t := range terminalKafkaErrors {
+			if ke == t {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package serde
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Sentinels callers branch on. Every error serde returns wraps at most one of
+// them; Retryable decides what a caller may retry.
+var (
+	// ErrNotFramed: a key or value is not Confluent-framed Avro (shorter than
+	// the 5-byte header, or a magic byte other than 0). Terminal: the record
+	// was not written by a Confluent-compatible serializer. The concrete
+	// error is a *FramingError.
+	ErrNotFramed = errors.New("not a Confluent-framed Avro record")
+
+	// ErrIncompatibleSchema: the registry refused a schema as incompatible
+	// with the subject's earlier versions (HTTP 409). Terminal: the table's
+	// new shape breaks the subject's compatibility rule, and a human has to
+	// decide (relax the rule, or change the table or topic).
+	ErrIncompatibleSchema = errors.New("schema incompatible with the subject's compatibility rule")
+
+	// ErrInvalidSchema: the registry rejected a schema as invalid (HTTP 422).
+	// Terminal: a bug in the schema mapping.
+	ErrInvalidSchema = errors.New("schema rejected as invalid by the registry")
+
+	// ErrSchemaNotFound: the registry has no schema with the id a record
+	// names (HTTP 404). Terminal for that record.
+	ErrSchemaNotFound = errors.New("schema id not found in the registry")
+
+	// ErrMalformed: an Avro body does not match its writer schema (truncated,
+	// trailing bytes, a union or enum index out of range, a length beyond the
+	// data). Terminal. The decoder never panics on such input.
+	ErrMalformed = errors.New("malformed Avro data")
+
+	// ErrBadValue: an event's row value does not fit its column (wrong Go
+	// type, NULL in a NOT NULL column, a decimal that is not a number).
+	// Terminal: a bug in the reader that produced the event; dropping the
+	// value would silently lose data. The concrete error is a *ValueError.
+	ErrBadValue = errors.New("row value does not match its column")
+)
+
+// FramingError describes a key or value that is not Confluent-framed.
+type FramingError struct {
+	Len   int  // length of the data
+	Magic byte // first byte (when Len > 0)
+}
+
+func (e *FramingError) Error() string {
+	if e.Len < frameHeaderLen {
+		return fmt.Sprintf("%v: %d bytes, need at least %d", ErrNotFramed, e.Len, frameHeaderLen)
+	}
+	return fmt.Sprintf("%v: magic byte 0x%02x, want 0x00", ErrNotFramed, e.Magic)
+}
+
+func (e *FramingError) Unwrap() error { return ErrNotFramed }
+
+// RegistryError is a non-2xx answer of the Schema Registry.
+type RegistryError struct {
+	Op         string // "register subject X" or "get schema id N"
+	StatusCode int    // HTTP status
+	ErrorCode  int    // Confluent error_code from the body (e.g. 40403, 409, 42201), 0 if absent
+	Message    string // message from the body, or the HTTP status text
+}
+
+func (e *RegistryError) Error() string {
+	return fmt.Sprintf("schema registry: %s: HTTP %d (error_code %d): %s", e.Op, e.StatusCode, e.ErrorCode, e.Message)
+}
+
+// Unwrap maps the HTTP status to the sentinel it means, so callers use
+// errors.Is(err, ErrIncompatibleSchema) without looking at codes.
+func (e *RegistryError) Unwrap() error {
+	switch e.StatusCode {
+	case 409:
+		return ErrIncompatibleSchema
+	case 422:
+		return ErrInvalidSchema
+	case 404:
+		if e.ErrorCode == 40403 || e.ErrorCode == 0 {
+			return ErrSchemaNotFound
+		}
+	}
+	return nil
+}
+
+// ValueError is a row value that does not fit its column.
+type ValueError struct {
+	Topic, Shard, Table string
+	Column              string // "" when the row as a whole is wrong
+	Value               any    // the offending value (its type is what matters)
+	Reason              string
+}
+
+func (e *ValueError) Error() string {
+	where := "topic " + e.Topic
+	if e.Shard != "" {
+		where += " shard " + e.Shard
+	}
+	where += " table " + e.Table
+	if e.Column == "" {
+		return fmt.Sprintf("%s: %v: %s", where, ErrBadValue, e.Reason)
+	}
+	return fmt.Sprintf("%s column %s: %v: %s (value of type %T)", where, e.Column, ErrBadValue, e.Reason, e.Value)
+}
+
+func (e *ValueError) Unwrap() error { return ErrBadValue }
+
+// Retryable reports whether err may go away on retry: registry connection
+// failures and timeouts, HTTP 5xx, 408 and 429. Everything else serde returns
+// is terminal: framing and Avro errors, bad values, and registry 4xx
+// (409 incompatible, 422 invalid, 401/403 credentials, 404 unknown id).
+// A cancelled context is not retryable: the caller asked to stop.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var re *RegistryError
+	if errors.As(err, &re) {
+		return re.StatusCode >= 500 || re.StatusCode == 408 || re.StatusCode == 429
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true // refused, reset, DNS, timeout: the registry may come back
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errRegistryTransport)
+}
+
+// errRegistryTransport marks failures talking to the registry that are not
+// net.Errors (a truncated response body, an unreadable answer).
+var errRegistryTransport = errors.New("schema registry transport")

@@ -1,0 +1,28 @@
+package serde
+
+// Message is one Kafka record an event becomes.
+//
+// Value nil is a tombstone (Kafka null value, no frame); Key nil is the null
+// key of a table without primary key. Key, Value and header values of the
+// messages of one Encoder.Messages call share one backing array: they are
+// read-only, and cheap to keep until the producer has sent them.
+type Message struct {
+	Key, Value []byte
+	Headers    []Header
+}
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Headers Debezium puts on the two halves of a primary-key change
+// (RelationalChangeRecordEmitter). Their values are the other key, framed
+// and Avro-encoded like the message key itself.
+const (
+	// HeaderNewKey is on the delete (and its tombstone) for the old key.
+	HeaderNewKey = "__debezium.newkey"
+	// HeaderOldKey is on the create for the new key.
+	HeaderOldKey = "__debezium.oldkey"
+)
