@@ -6,7 +6,7 @@ BIN := bin/tidemark
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build test unit integration demo bench stack-up stack-down stack-status fmt vet
+.PHONY: all build test unit integration demo bench bench-go stack-up stack-down stack-status fmt vet
 
 all: build
 
@@ -34,8 +34,14 @@ integration: stack-up
 demo: build stack-up
 	eval "$$($(STACK) env)" && ./scripts/demo
 
+# Tidemark against Debezium on the local stack (issue 4): ~11-15 min, rewrites
+# docs/benchmarks.md; QUICK=1 for the ~2-minute run. Output in bench/out/.
 bench:
-	@echo "make bench: the end-to-end benchmark arrives with its issue; Go benchmarks meanwhile:"
+	bench/run $(if $(QUICK),-quick)
+
+# Go micro-benchmarks of the hot paths (rows-event decode, Avro encode,
+# partitioning, framing, queue), with allocations.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
 
 stack-up:

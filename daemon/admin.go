@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 //	/readyz   200 once every shard is streaming, 503 otherwise (readiness)
 //	/status   JSON: every shard's state, positions, lag and last error
 //	/metrics  Prometheus
+//	/debug/pprof/  Go's profiler (heap, goroutine, profile, trace)
 type adminServer struct {
 	addr     string
 	log      *slog.Logger
@@ -56,6 +58,11 @@ func (a *adminServer) handler() http.Handler {
 			"version": a.version, "uptime_seconds": int64(time.Since(a.started).Seconds()), "shards": shards,
 		})
 	})
+	// Go's profiler, for the operator who needs to see where CPU or memory
+	// goes (the admin address is loopback by default: keep it private).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
 	return mux
 }

@@ -190,8 +190,8 @@ const (
 	defaultPositionsTopic = "tidemark.positions"
 	defaultPrefix         = "tidemark"
 	defaultPartitions     = 6
-	defaultQueueBytes     = "64MiB"
-	defaultInFlightBytes  = "64MiB"
+	defaultQueueBytes     = "16MiB"
+	defaultInFlightBytes  = "16MiB"
 	defaultMySQLPort      = 3306
 )
 

@@ -61,7 +61,7 @@ func TestLoadConfigValidAppliesDefaults(t *testing.T) {
 	if s2.Flavor != "mysql" || s2.Tables[0].Database != "orders" {
 		t.Errorf("shard2 overrides lost: %+v", s2)
 	}
-	if c.Limits.QueueBytes.Bytes() != 32<<20 || c.Limits.InFlightBytes.Bytes() != 64<<20 {
+	if c.Limits.QueueBytes.Bytes() != 32<<20 || c.Limits.InFlightBytes.Bytes() != 16<<20 {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	if c.Topics.Partitions != defaultPartitions || c.Kafka.PositionsTopic != defaultPositionsTopic || !*c.Encoding.Tombstones {

@@ -24,8 +24,10 @@ type Stack struct {
 	AdminUser     string // all privileges: creates test schemas and rows
 	AdminPassword string
 	Brokers       []string
-	RegistryURL   string // Confluent-compatible API
-	GCSHost       string // STORAGE_EMULATOR_HOST
+	SASLBrokers   []string // the same cluster's SASL_SSL listener (TLS + SCRAM)
+	KafkaCAFile   string   // the CA that signed the SASL_SSL listener's certificate
+	RegistryURL   string   // Confluent-compatible API
+	GCSHost       string   // STORAGE_EMULATOR_HOST
 }
 
 // stackEnv returns the stack's endpoints, after checking that every part
@@ -40,6 +42,8 @@ func stackEnv(t testing.TB) *Stack {
 		AdminUser:     os.Getenv("TIDEMARK_MYSQL_ADMIN_USER"),
 		AdminPassword: os.Getenv("TIDEMARK_MYSQL_ADMIN_PASSWORD"),
 		Brokers:       splitList(os.Getenv("TIDEMARK_KAFKA_BROKERS")),
+		SASLBrokers:   splitList(os.Getenv("TIDEMARK_KAFKA_SASL_SSL_BROKERS")),
+		KafkaCAFile:   os.Getenv("TIDEMARK_KAFKA_CA_FILE"),
 		RegistryURL:   os.Getenv("TIDEMARK_REGISTRY_URL"),
 		GCSHost:       os.Getenv("STORAGE_EMULATOR_HOST"),
 	}
@@ -47,8 +51,8 @@ func stackEnv(t testing.TB) *Stack {
 	if len(s.Shards) == 0 || s.User == "" || s.AdminUser == "" {
 		missing = append(missing, "TIDEMARK_MYSQL_*")
 	}
-	if len(s.Brokers) == 0 {
-		missing = append(missing, "TIDEMARK_KAFKA_BROKERS")
+	if len(s.Brokers) == 0 || len(s.SASLBrokers) == 0 || s.KafkaCAFile == "" {
+		missing = append(missing, "TIDEMARK_KAFKA_*")
 	}
 	if s.RegistryURL == "" {
 		missing = append(missing, "TIDEMARK_REGISTRY_URL")
@@ -59,7 +63,7 @@ func stackEnv(t testing.TB) *Stack {
 	if len(missing) > 0 {
 		unavailable(t, "stack environment not set (%s); run: eval \"$(stack/stack env)\"", strings.Join(missing, ", "))
 	}
-	addrs := append(append([]string{}, s.Shards...), s.Brokers...)
+	addrs := append(append(append([]string{}, s.Shards...), s.Brokers...), s.SASLBrokers...)
 	addrs = append(addrs, hostOf(s.RegistryURL), s.GCSHost)
 	for _, a := range addrs {
 		c, err := net.DialTimeout("tcp", a, 2*time.Second)

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// debezium runs Debezium's MySQL connector on a Kafka Connect standalone
+// worker: one JVM, started as
+//
+//	java -cp "<libs>/connect/*" org.apache.kafka.connect.cli.ConnectStandalone worker.properties connector.properties
+//
+// with the connector and Apicurio's converter as plugins under plugin.path.
+// Settings are Debezium's and Connect's defaults except where the bench
+// needs otherwise, each said below; the JVM's heap is its own default.
+type debezium struct {
+	variant     string // "avro" or "json"
+	libs        string // bench/debezium/resolve's output
+	java        string
+	shardHost   string
+	shardPort   int
+	user, pass  string
+	serverID    int
+	brokers     string
+	registryURL string // ccompat base (for the decoder)
+	apicurioURL string // Apicurio's own v2 API, which the 2.6 converter speaks
+	restPort    int
+	database    string
+	table       string
+	stateDir    string
+	logDir      string
+
+	dec commitDecoder
+	ka  *kafkaAdmin
+}
+
+func (d *debezium) name() string   { return "debezium-" + d.variant }
+func (d *debezium) system() string { return "debezium" }
+
+// topic follows Debezium's naming: <topic.prefix>.<database>.<table>.
+func (d *debezium) topic() string          { return d.topicPrefix() + "." + d.database + "." + d.table }
+func (d *debezium) topicPrefix() string    { return "benchdbz" + d.variant }
+func (d *debezium) decoder() commitDecoder { return d.dec }
+func (d *debezium) connectorName() string  { return "bench-" + d.name() }
+
+func (d *debezium) historyTopic(key string) string {
+	return stateTopicPrefix + d.name() + "." + key + ".history"
+}
+
+func (d *debezium) start(ctx context.Context, key string) (*process, error) {
+	dir := filepath.Join(d.stateDir, d.name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	worker := filepath.Join(dir, "worker-"+key+".properties")
+	conn := filepath.Join(dir, "connector-"+key+".properties")
+	log4j := filepath.Join(dir, "log4j.properties")
+	if err := os.WriteFile(worker, []byte(d.workerProperties(filepath.Join(dir, "offsets-"+key))), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(conn, []byte(d.connectorProperties(key)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(log4j, []byte(connectLog4j), 0o644); err != nil {
+		return nil, err
+	}
+	return startProcess(d.name(), filepath.Join(d.logDir, d.name()+"-"+key+".log"), nil,
+		d.java, "-Dlog4j.configuration=file:"+log4j,
+		"-cp", filepath.Join(d.libs, "connect")+"/*",
+		"org.apache.kafka.connect.cli.ConnectStandalone", worker, conn)
+}
+
+func (d *debezium) workerProperties(offsets string) string {
+	var b strings.Builder
+	p := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
+	p("bootstrap.servers", d.brokers)
+	p("listeners", fmt.Sprintf("http://127.0.0.1:%d", d.restPort))
+	p("plugin.path", filepath.Join(d.libs, "plugins"))
+	// The converter's 2.6 jar has no ServiceLoader manifest: scan for it.
+	// (The scan logs an ERROR for the connector's CloudEventsConverter, which
+	// wants a JsonConverter method Connect 3.9.1 lacks; it is not used here.)
+	p("plugin.discovery", "hybrid_warn")
+	p("offset.storage.file.filename", offsets)
+	// Connect's default is 60 s; a shorter flush only means the stored
+	// offset is fresher when the bench stops the worker (which flushes too).
+	p("offset.flush.interval.ms", "1000")
+	switch d.variant {
+	case "avro":
+		for _, side := range []string{"key", "value"} {
+			c := side + ".converter"
+			p(c, "io.apicurio.registry.utils.converter.AvroConverter")
+			p(c+".apicurio.registry.url", d.apicurioURL)
+			p(c+".apicurio.registry.auto-register", "true")
+			p(c+".apicurio.registry.find-latest", "true")
+			// Confluent framing, as Tidemark writes it: no id headers, magic
+			// byte 0 + 4-byte id in the payload, and the id is the content id,
+			// which is what the registry's ccompat API calls a schema id.
+			p(c+".apicurio.registry.headers.enabled", "false")
+			p(c+".apicurio.registry.id-handler", "io.apicurio.registry.serde.Legacy4ByteIdHandler")
+			p(c+".apicurio.registry.use-id", "contentId")
+		}
+	case "json":
+		// Debezium's best case: no schema in the record, no registry.
+		for _, side := range []string{"key", "value"} {
+			p(side+".converter", "org.apache.kafka.connect.json.JsonConverter")
+			p(side+".converter.schemas.enable", "false")
+		}
+	}
+	return b.String()
+}
+
+func (d *debezium) connectorProperties(key string) string {
+	var b strings.Builder
+	p := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
+	p("name", d.connectorName())
+	p("connector.class", "io.debezium.connector.mysql.MySqlConnector")
+	p("tasks.max", "1")
+	p("database.hostname", d.shardHost)
+	p("database.port", fmt.Sprint(d.shardPort))
+	p("database.user", d.user)
+	p("database.password", d.pass)
+	p("database.server.id", fmt.Sprint(d.serverID))
+	p("topic.prefix", d.topicPrefix())
+	p("database.include.list", d.database)
+	p("table.include.list", d.database+"."+d.table)
+	// Streaming only: the first start records the current binlog position
+	// and the table's schema, then streams; no rows are read by SELECT.
+	p("snapshot.mode", "no_data")
+	// No schema-change topic: the bench topics are the table's only.
+	p("include.schema.changes", "false")
+	p("schema.history.internal.kafka.bootstrap.servers", d.brokers)
+	p("schema.history.internal.kafka.topic", d.historyTopic(key))
+	// The shard is shared with other databases, some with MariaDB-only types
+	// (UUID, INET6) that the MySQL DDL parser rejects: keep only the bench
+	// table's DDL, and skip statements it cannot parse.
+	p("schema.history.internal.store.only.captured.tables.ddl", "true")
+	p("schema.history.internal.store.only.captured.databases.ddl", "true")
+	p("schema.history.internal.skip.unparseable.ddl", "true")
+	return b.String()
+}
+
+// check asks Connect's REST API whether the task failed; until the API is
+// up, only the process's liveness is checked.
+func (d *debezium) check(ctx context.Context) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/connectors/%s/status", d.restPort, d.connectorName())
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil // not up yet, or between processes
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Connector struct {
+			State string `json:"state"`
+			Trace string `json:"trace"`
+		} `json:"connector"`
+		Tasks []struct {
+			State string `json:"state"`
+			Trace string `json:"trace"`
+		} `json:"tasks"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	if st.Connector.State == "FAILED" {
+		return fmt.Errorf("%s: connector failed: %s", d.name(), firstLine(st.Connector.Trace))
+	}
+	for _, t := range st.Tasks {
+		if t.State == "FAILED" {
+			return fmt.Errorf("%s: task failed: %s", d.name(), firstLines(t.Trace, 3))
+		}
+	}
+	return nil
+}
+
+func (d *debezium) progress(ctx context.Context) (int64, error) {
+	return d.ka.endOffsets(ctx, d.topic())
+}
+
+// connectLog4j keeps Connect's log readable: INFO, but not every request.
+const connectLog4j = `log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.apache.kafka.clients=WARN
+log4j.logger.org.apache.kafka.common.utils.AppInfoParser=WARN
+log4j.logger.org.apache.kafka.connect.runtime.rest=WARN
+`
+
+func firstLine(s string) string { return firstLines(s, 1) }
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, " | ")
+}

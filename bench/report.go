@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// tableRows turns results into the rows of the summary table, shared by
+// the terminal output and docs/benchmarks.md.
+func tableRows(r *results) (header []string, rows [][]string) {
+	header = []string{"scenario", "connector", "events", "seconds", "events/s", "ev/s after 1st", "startup s", "CPU-s", "CPU-s/M ev", "peak RSS", "p50 ms", "p99 ms", "max ms", "note"}
+	if l := r.BulkLoad; l != nil {
+		rows = append(rows, []string{"bulk load", "(writer)", fmt.Sprint(l.Rows), f1(l.Seconds), f0(l.RowsPS), "", "", "", "", "", "", "", "", "rows into the shard while connectors are stopped"})
+	}
+	for _, x := range r.Runs {
+		row := []string{scenarioLabel(r, x.Scenario), x.Connector}
+		if x.Error != "" {
+			row = append(row, "", "", "", "", "", "", "", "", "", "", "", "FAILED: "+abbreviate(x.Error, 160))
+			rows = append(rows, row)
+			continue
+		}
+		row = append(row, fmt.Sprint(x.Events), f1(x.Seconds), f0(x.EventsPerSecond), f0z(x.SteadyEventsPerSecond), f1z(x.StartupSeconds),
+			f1(x.CPUSeconds), f1(x.CPUSecondsPerMillion), mibStr(x.PeakRSSBytes))
+		if x.Latency != nil && x.Latency.Samples > 0 {
+			row = append(row, f0(x.Latency.P50MS), f0(x.Latency.P99MS), f0(x.Latency.MaxMS))
+		} else {
+			row = append(row, "", "", "")
+		}
+		var notes []string
+		if x.Writer != nil {
+			notes = append(notes, fmt.Sprintf("wrote %.0f rows/s", x.Writer.AchievedRowsPS))
+			if x.Writer.MaxScheduleLagMS > 100 {
+				notes = append(notes, fmt.Sprintf("writer lag up to %.0f ms", x.Writer.MaxScheduleLagMS))
+			}
+			if x.Writer.UnwrittenRows > 0 {
+				notes = append(notes, fmt.Sprintf("%d rows due not written (the machine could not take the rate)", x.Writer.UnwrittenRows))
+			}
+		}
+		if x.CatchUpSeconds > 0 {
+			notes = append(notes, fmt.Sprintf("last record %.1fs after writes", x.CatchUpSeconds))
+		}
+		if x.BigTxnWriteSeconds > 0 {
+			notes = append(notes, fmt.Sprintf("rows written in %.0fs, COMMIT took %.1fs; seconds = COMMIT sent to last record", x.BigTxnWriteSeconds, x.BigTxnCommitSeconds))
+		}
+		if x.Connector == "tidemark-discard" {
+			notes = append(notes, "ceiling: nothing produced")
+		}
+		if x.Incomplete != "" {
+			notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
+		}
+		row = append(row, strings.Join(notes, "; "))
+		rows = append(rows, row)
+	}
+	if p := r.RawProduce; p != nil {
+		rows = append(rows, []string{"raw produce", "ProducerPerformance", fmt.Sprint(p.Records), f1(float64(p.Records) / p.RecordsPS), f0(p.RecordsPS), "", "", "", "", "", "", f0(p.P99LatencyMS), "",
+			fmt.Sprintf("ceiling: %d-byte records, acks=all, idempotent; %.1f MB/s", p.RecordBytes, p.MBPS)})
+	}
+	return header, rows
+}
+
+func scenarioLabel(r *results, s string) string {
+	switch {
+	case s == "drain":
+		return fmt.Sprintf("drain %s rows", count(r.Plan.DrainRows))
+	case s == "big-txn":
+		return fmt.Sprintf("1 txn of %s rows", count(r.Plan.BigTxnRows))
+	case strings.HasPrefix(s, "live-"):
+		return fmt.Sprintf("live %s rows/s %ds", strings.TrimPrefix(s, "live-"), r.Plan.LiveSeconds)
+	}
+	return s
+}
+
+// printText writes the table and the targets for a terminal.
+func printText(out io.Writer, r *results) {
+	fmt.Fprintf(out, "\nTidemark vs Debezium (%s run, %s, %.0fs)\n", runKind(r), r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.DurationSeconds)
+	fmt.Fprintf(out, "machine: %s; load average %s -> %s, %.0f%% of all cores busy over the run\n\n",
+		r.Machine, r.MachineLoad.LoadavgBefore, r.MachineLoad.LoadavgAfter, r.MachineLoad.BusyPercent)
+	header, rows := tableRows(r)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "\ntargets (reported, not asserted):\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Result, t.Goal, t.Detail)
+	}
+	tw.Flush()
+	for _, s := range r.Skipped {
+		fmt.Fprintf(out, "skipped: %s\n", s)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(out, "error: %s\n", e)
+	}
+}
+
+// markdownTable renders the same rows for docs/benchmarks.md.
+func markdownTable(r *results) string {
+	header, rows := tableRows(r)
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		for i := range row {
+			row[i] = strings.ReplaceAll(row[i], "|", "/")
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+func markdownTargets(r *results) string {
+	var b strings.Builder
+	b.WriteString("| goal | result | figures |\n|---|---|---|\n")
+	for _, t := range r.Targets {
+		fmt.Fprintf(&b, "| %s | **%s** | %s |\n", t.Goal, t.Result, t.Detail)
+	}
+	return b.String()
+}
+
+func runKind(r *results) string {
+	switch {
+	case r.Plan.ScenarioFilter != "" || r.Plan.ConnectorFilter != "" || r.Plan.Overrides != "":
+		return "partial"
+	case r.Plan.Quick:
+		return "quick"
+	}
+	return "full"
+}
+
+func f0(f float64) string { return fmt.Sprintf("%.0f", f) }
+func f1(f float64) string { return fmt.Sprintf("%.1f", f) }
+func f0z(f float64) string {
+	if f == 0 {
+		return ""
+	}
+	return f0(f)
+}
+
+func f1z(f float64) string {
+	if f == 0 {
+		return ""
+	}
+	return f1(f)
+}
+
+func mibStr(b int64) string {
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/mib)
+}
+
+func count(n int64) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
