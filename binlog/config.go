@@ -62,6 +62,10 @@ type Config struct {
 	// (default 24h; negative disables the check): a shorter one lets a
 	// connector stopped over a weekend lose its position.
 	MinBinlogRetention time.Duration
+	// OnReconnect, when set, is told of every lost connection the reader
+	// retries itself (from Run's goroutine; it must not block), so that the
+	// caller can show it, e.g. in a status page.
+	OnReconnect func(err error, retryIn time.Duration)
 }
 
 // withDefaults returns a copy of c with every unset optional field set.

@@ -110,6 +110,9 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 			return fmt.Errorf("%w (no progress after reconnecting for %s)", err, r.cfg.ReconnectMaxElapsed)
 		}
 		r.m.reconnects.Inc()
+		if r.cfg.OnReconnect != nil {
+			r.cfg.OnReconnect(err, wait)
+		}
 		r.log.Warn("binlog connection lost; reconnecting", "shard", r.cfg.Shard, "error", err.Error(), "retry_in", wait.String())
 		t := time.NewTimer(wait)
 		select {

@@ -124,6 +124,10 @@ type ShardDefaults struct {
 	TLS             TLSConfig     `yaml:"tls"`
 	Tables          []TableFilter `yaml:"tables"`
 	HeartbeatPeriod time.Duration `yaml:"heartbeat_period"`
+	// MinBinlogRetention is the shortest binlog retention a shard may have
+	// (default 24h; a negative value such as -1s disables the check): a
+	// shorter one lets a connector stopped over a weekend lose its position.
+	MinBinlogRetention time.Duration `yaml:"min_binlog_retention"`
 }
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.

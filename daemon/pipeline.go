@@ -103,6 +103,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
 			ServerID: sc.ServerID, TLS: mysqlTLS, Include: filter.Allowed, HeartbeatPeriod: cfg.Defaults.HeartbeatPeriod,
+			MinBinlogRetention: cfg.Defaults.MinBinlogRetention,
 		},
 		routerCfg: router.Config{
 			Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID + "-" + sc.Name, TLS: kafkaTLS, SASL: sasl,
@@ -136,7 +137,9 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 // reader stops, the encoder drains the queue, the writer flushes Kafka and
 // commits the last position whose records are all acknowledged.
 func (p *pipeline) run(ctx context.Context) error {
-	reader, err := binlog.NewReader(p.readerCfg, p.log, p.stages.binlog)
+	bcfg := p.readerCfg
+	bcfg.OnReconnect = p.tracker.reconnecting
+	reader, err := binlog.NewReader(bcfg, p.log, p.stages.binlog)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,8 @@ type ShardStatus struct {
 	CommittedPosition string     `json:"committed_position"` // last position stored in Kafka
 	LagSeconds        float64    `json:"lag_seconds"`        // now minus the commit time of the last event read
 	EventsRead        uint64     `json:"events_read"`
-	Restarts          uint64     `json:"restarts"`
+	Restarts          uint64     `json:"restarts"`   // pipeline restarts after a failure
+	Reconnects        uint64     `json:"reconnects"` // binlog connections lost and re-established in place
 	LastError         string     `json:"last_error,omitempty"`
 	LastErrorClass    string     `json:"last_error_class,omitempty"`
 	LastErrorAt       *time.Time `json:"last_error_at,omitempty"`
@@ -65,6 +66,15 @@ func (t *shardTracker) setError(err error, class string, retryAt time.Time) {
 	if !retryAt.IsZero() {
 		t.s.NextRetryAt = &retryAt
 	}
+}
+
+// reconnecting records a binlog connection the reader is re-establishing
+// itself: the shard keeps its state, the error shows in /status.
+func (t *shardTracker) reconnecting(err error, retryIn time.Duration) {
+	t.mu.Lock()
+	t.s.Reconnects++
+	t.mu.Unlock()
+	t.setError(err, "connection", time.Now().Add(retryIn))
 }
 
 func (t *shardTracker) restarted() {

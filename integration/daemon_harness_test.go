@@ -328,6 +328,21 @@ func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 	return out
 }
 
+// waitRecords waits until a table's topic holds at least n records.
+func (e *e2eSetup) waitRecords(t *testing.T, table string, n int) {
+	t.Helper()
+	topic := e.topic(table)
+	eventually(t, time.Minute, fmt.Sprintf("%d records in %s", n, topic), func() error {
+		if !e.topicExists(t, topic) {
+			return fmt.Errorf("no topic yet")
+		}
+		if got := len(e.readTopic(t, topic)); got < n {
+			return fmt.Errorf("%d records", got)
+		}
+		return nil
+	})
+}
+
 // topicExists reports whether a topic exists.
 func (e *e2eSetup) topicExists(t *testing.T, topic string) bool {
 	t.Helper()

@@ -113,12 +113,7 @@ func TestDaemonKillAndRestart(t *testing.T) {
 		g.Go(func() error { return w.run(ctx, 0) })
 	}
 	// Kill once records are flowing, in the middle of the workload.
-	eventually(t, time.Minute, "records flowing", func() error {
-		if !e.topicExists(t, e.topic("accounts")) || len(e.readTopic(t, e.topic("accounts"))) < 200 {
-			return fmt.Errorf("fewer than 200 records yet")
-		}
-		return nil
-	})
+	e.waitRecords(t, "accounts", 200)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
