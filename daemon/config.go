@@ -79,6 +79,9 @@ type RegistryConfig struct {
 type TopicsConfig struct {
 	// Prefix starts every topic name: <prefix>.<logical database>.<table>.
 	Prefix string `yaml:"prefix"`
+	// Delimiter joins the parts of a topic name (default ".", as Debezium's
+	// topic.delimiter).
+	Delimiter string `yaml:"delimiter"`
 	// DatabaseRewrites map a shard's physical database name to the logical
 	// one, first match wins (`shop_shard_\d+` → `shop`), so that all shards'
 	// tables merge into one topic.
@@ -222,6 +225,9 @@ func (c *Config) applyDefaults() {
 	if c.Topics.Prefix == "" {
 		c.Topics.Prefix = defaultPrefix
 	}
+	if c.Topics.Delimiter == "" {
+		c.Topics.Delimiter = "."
+	}
 	if c.Topics.Partitions == 0 {
 		c.Topics.Partitions = defaultPartitions
 	}
@@ -323,6 +329,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	if !avroName.MatchString(strings.ReplaceAll(c.Topics.Prefix, ".", "_")) {
 		add("topics.prefix", "%q: use letters, digits, '_' and '.' (it becomes the Avro namespace)", c.Topics.Prefix)
 	}
+	if !topicChars.MatchString(c.Topics.Delimiter) {
+		add("topics.delimiter", "%q: a topic name allows letters, digits, '.', '_' and '-'", c.Topics.Delimiter)
+	}
 	for i, r := range c.Topics.DatabaseRewrites {
 		if _, err := regexp.Compile("^(?:" + r.Match + ")$"); err != nil || r.Match == "" {
 			add(fmt.Sprintf("topics.database_rewrites[%d].match", i), "invalid regular expression %q: %v", r.Match, err)
@@ -398,8 +407,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 }
 
 var (
-	avroName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	shardName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	avroName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	shardName  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	topicChars = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
 
 func validateTables(add func(string, string, ...any), p string, tables []TableFilter) {

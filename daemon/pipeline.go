@@ -70,6 +70,7 @@ type pipeline struct {
 	serdeOpts  serde.Options
 	rewrites   []router.Rewrite
 	prefix     string
+	delimiter  string
 	discard    bool
 	queueBytes int64
 	shared     *sharedParts
@@ -98,7 +99,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	filter := newTableFilter(sc.Tables)
 	p := &pipeline{
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
-		prefix: cfg.Topics.Prefix, discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
+		prefix: cfg.Topics.Prefix, delimiter: cfg.Topics.Delimiter, discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
 		readerCfg: binlog.Config{
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
@@ -127,10 +128,14 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	if _, err := router.NewWriter(p.routerCfg, sc.Name, log, stages.router); err != nil {
 		return nil, err
 	}
-	if _, err := router.NewTopicNamer(p.prefix, p.rewrites); err != nil {
+	if _, err := p.namer(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+func (p *pipeline) namer() (*router.TopicNamer, error) {
+	return router.NewTopicNamer(p.prefix, p.rewrites, router.WithDelimiter(p.delimiter))
 }
 
 // run is one lifetime of the pipeline. Shutdown order (ctx cancelled): the
@@ -154,7 +159,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		writer = &discardWriter{inner: rw, discarded: p.stages.discarded.WithLabelValues(p.shard)}
 	}
 	defer writer.Close()
-	namer, err := router.NewTopicNamer(p.prefix, p.rewrites)
+	namer, err := p.namer()
 	if err != nil {
 		return err
 	}

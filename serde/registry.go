@@ -18,8 +18,8 @@ import (
 )
 
 // Registry is what serde needs of a Confluent-compatible Schema Registry.
-// *RegistryClient implements it against the REST API; MemRegistry in
-// process. Implementations are safe for concurrent use.
+// *RegistryClient implements it against the REST API (the tests add an
+// in-process one). Implementations are safe for concurrent use.
 type Registry interface {
 	// Register registers schema (Avro JSON text) under subject and returns
 	// its global id. Idempotent: the same schema under the same subject

@@ -89,8 +89,9 @@ and key, all at once. Nothing is contacted.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s: valid\n", file)
-			fmt.Fprintf(out, "kafka %s, registry %s, topics %s.<database>.<table>\n",
-				strings.Join(cfg.Kafka.Brokers, ","), cfg.Registry.URL, cfg.Topics.Prefix)
+			d := cfg.Topics.Delimiter
+			fmt.Fprintf(out, "kafka %s, registry %s, topics %s\n",
+				strings.Join(cfg.Kafka.Brokers, ","), cfg.Registry.URL, cfg.Topics.Prefix+d+"<database>"+d+"<table>")
 			for _, s := range cfg.Shards {
 				var tables []string
 				for _, t := range s.Tables {
