@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/tidemark-cdc/tidemark/daemon"
 )
 
@@ -134,9 +132,7 @@ func TestDaemonBadInput(t *testing.T) {
 // Prometheus series of every stage labelled by shard.
 func TestDaemonAdminEndpoints(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0)
-	exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+	e, dbs := newAccountsE2E(t, s, 0)
 	// A user of its own, with a password that cannot occur by chance in
 	// what the endpoints serve.
 	cfg, _, password := e.withOwnUser(t, dbs[0].DB, e.config([]int{0}, ""))
@@ -204,18 +200,14 @@ func TestDaemonAdminEndpoints(t *testing.T) {
 // resumes from the committed position; the final state is the source's.
 func TestDaemonSigtermDrains(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0)
-	exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+	e, dbs := newAccountsE2E(t, s, 0)
 	cfg := writeConfig(t, e.config([]int{0}, ""))
 	p := startProcess(t, cfg)
 	waitProcessStreaming(t, p, 1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var g errgroup.Group
-	w := newWorkload(dbs[0].DB, dbs[0].name, 0)
-	g.Go(func() error { return w.run(ctx, 0) })
+	g := runWorkloads(ctx, dbs, 0)
 	e.waitRecords(t, "accounts", 100)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -246,9 +238,7 @@ func TestDaemonSigtermDrains(t *testing.T) {
 // `tidemark tail` prints a topic's records decoded to JSON lines.
 func TestDaemonTailCommand(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0)
-	exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+	e, dbs := newAccountsE2E(t, s, 0)
 	d := startDaemon(t, e.config([]int{0}, ""))
 	d.waitStreaming(t)
 	exec(t, dbs[0].DB,
@@ -301,18 +291,14 @@ func (e *e2eSetup) withOwnUser(t *testing.T, db *sql.DB, cfg string) (string, st
 // change exactly once, in order.
 func TestDaemonMySQLReconnect(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0)
-	exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+	e, dbs := newAccountsE2E(t, s, 0)
 	cfg, user, _ := e.withOwnUser(t, dbs[0].DB, e.config([]int{0}, ""))
 	d := startDaemon(t, cfg)
 	d.waitStreaming(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var g errgroup.Group
-	w := newWorkload(dbs[0].DB, dbs[0].name, 0)
-	g.Go(func() error { return w.run(ctx, 0) })
+	g := runWorkloads(ctx, dbs, 0)
 	e.waitRecords(t, "accounts", 100)
 	for kill := 0; kill < 3; kill++ { // three times, while rows keep coming
 		var id int64
@@ -349,17 +335,13 @@ func TestDaemonMySQLReconnect(t *testing.T) {
 // once, in order; the position resumes moving.
 func TestDaemonKafkaBrokerRestart(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0)
-	exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+	e, dbs := newAccountsE2E(t, s, 0)
 	d := startDaemon(t, e.config([]int{0}, ""))
 	d.waitStreaming(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var g errgroup.Group
-	w := newWorkload(dbs[0].DB, dbs[0].name, 0)
-	g.Go(func() error { return w.run(ctx, 0) })
+	g := runWorkloads(ctx, dbs, 0)
 	e.waitRecords(t, "accounts", 100)
 	out, err := osexec.Command("../stack/stack", "restart", "kafka").CombinedOutput()
 	if err != nil {

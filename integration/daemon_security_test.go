@@ -41,9 +41,7 @@ func TestDaemonKafkaTLSAndSCRAM(t *testing.T) {
 	}
 
 	t.Run("streams through TLS and SCRAM", func(t *testing.T) {
-		e := newE2E(t, s)
-		dbs := e.createShardDBs(t, 0)
-		exec(t, dbs[0].DB, fmt.Sprintf(accountsDDL, dbs[0].name))
+		e, dbs := newAccountsE2E(t, s, 0)
 		t.Setenv("IT_SCRAM_PASSWORD", password)
 		d := startDaemon(t, withSecureKafka(e.config([]int{0}, ""), "IT_SCRAM_PASSWORD"))
 		d.waitStreaming(t)

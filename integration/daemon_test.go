@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
@@ -31,21 +29,13 @@ func TestDaemonTwoShardsMerge(t *testing.T) {
 	if len(s.Shards) < 2 {
 		t.Fatal("needs two shards")
 	}
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0, 1)
-	for _, db := range dbs {
-		exec(t, db.DB, fmt.Sprintf(accountsDDL, db.name))
-	}
+	e, dbs := newAccountsE2E(t, s, 0, 1)
 	d := startDaemon(t, e.config([]int{0, 1}, ""))
 	d.waitStreaming(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var g errgroup.Group
-	for i, db := range dbs {
-		w := newWorkload(db.DB, db.name, i)
-		g.Go(func() error { return w.run(ctx, 300) })
-	}
+	g := runWorkloads(ctx, dbs, 300)
 	if err := g.Wait(); err != nil {
 		t.Fatalf("workload: %v", err)
 	}
@@ -96,22 +86,14 @@ func registryVersions(t *testing.T, s *Stack, subject string) int {
 // duplicates only as a replay of what came after the last committed position.
 func TestDaemonKillAndRestart(t *testing.T) {
 	s := stackEnv(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0, 1)
-	for _, db := range dbs {
-		exec(t, db.DB, fmt.Sprintf(accountsDDL, db.name))
-	}
+	e, dbs := newAccountsE2E(t, s, 0, 1)
 	cfg := writeConfig(t, e.config([]int{0, 1}, ""))
 	p := startProcess(t, cfg)
 	waitProcessStreaming(t, p, 2)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var g errgroup.Group
-	for i, db := range dbs {
-		w := newWorkload(db.DB, db.name, i)
-		g.Go(func() error { return w.run(ctx, 0) })
-	}
+	g := runWorkloads(ctx, dbs, 0)
 	// Kill once records are flowing, in the middle of the workload.
 	e.waitRecords(t, "accounts", 200)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tidemark-cdc/tidemark/router"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
@@ -124,6 +126,29 @@ func (w *workload) tx(ctx context.Context) error {
 	w.live, w.next = live, next
 	w.ops += stmts
 	return nil
+}
+
+// newAccountsE2E is a test's corner of the stack with the accounts table in
+// its logical database on the given shards.
+func newAccountsE2E(t *testing.T, s *Stack, shards ...int) (*e2eSetup, map[int]*sqlDB) {
+	t.Helper()
+	e := newE2E(t, s)
+	dbs := e.createShardDBs(t, shards...)
+	for _, db := range dbs {
+		exec(t, db.DB, fmt.Sprintf(accountsDDL, db.name))
+	}
+	return e, dbs
+}
+
+// runWorkloads writes n transactions (n <= 0: until ctx is done) to every
+// shard's accounts at once; Wait reports the first SQL error.
+func runWorkloads(ctx context.Context, dbs map[int]*sqlDB, n int) *errgroup.Group {
+	var g errgroup.Group
+	for i, db := range dbs {
+		w := newWorkload(db.DB, db.name, i)
+		g.Go(func() error { return w.run(ctx, n) })
+	}
+	return &g
 }
 
 // accountRow is one row of accounts as the validators compare it.
