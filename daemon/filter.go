@@ -10,31 +10,20 @@ var systemDatabases = map[string]bool{
 	"mysql": true, "information_schema": true, "performance_schema": true, "sys": true,
 }
 
-// tableFilter is a shard's allow-list as a predicate for the binlog reader.
-// It runs once per table-map event, so it caches its answers.
+// tableFilter is a shard's allow-list as a predicate for the binlog reader
+// (which caches its answers per table).
 type tableFilter struct {
 	rules []TableFilter
-	cache map[string]bool // "db\x00table" → allowed; the reader calls from one goroutine
 }
 
 func newTableFilter(rules []TableFilter) *tableFilter {
-	return &tableFilter{rules: rules, cache: map[string]bool{}}
+	return &tableFilter{rules: rules}
 }
 
 // Allowed reports whether a table is captured: some rule's database pattern
 // matches, one of its include patterns matches the table (all tables when
 // it has none) and none of its exclude patterns does.
 func (f *tableFilter) Allowed(database, table string) bool {
-	k := database + "\x00" + table
-	if v, ok := f.cache[k]; ok {
-		return v
-	}
-	v := f.match(database, table)
-	f.cache[k] = v
-	return v
-}
-
-func (f *tableFilter) match(database, table string) bool {
 	if systemDatabases[strings.ToLower(database)] {
 		return false
 	}

@@ -20,10 +20,8 @@ func TestTableFilter(t *testing.T) {
 		{"mysql", "user", false},
 	}
 	for _, c := range cases {
-		for i := 0; i < 2; i++ { // second round answers from the cache
-			if got := f.Allowed(c.db, c.table); got != c.want {
-				t.Errorf("Allowed(%s, %s) = %v, want %v", c.db, c.table, got, c.want)
-			}
+		if got := f.Allowed(c.db, c.table); got != c.want {
+			t.Errorf("Allowed(%s, %s) = %v, want %v", c.db, c.table, got, c.want)
 		}
 	}
 	if newTableFilter([]TableFilter{{Database: "*"}}).Allowed("information_schema", "tables") {

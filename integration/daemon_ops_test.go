@@ -365,3 +365,28 @@ func TestDaemonKafkaBrokerRestart(t *testing.T) {
 	})
 	t.Logf("%d records across the broker restart; shard status %+v", len(recs), d.d.Status()[0])
 }
+
+// The allow-list decides what is captured: an excluded table gets no topic,
+// and its transactions still move the shard's position.
+func TestDaemonAllowList(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	exec(t, dbs[0].DB, "CREATE TABLE "+dbs[0].name+".audit_log (id INT PRIMARY KEY, what TEXT)")
+	cfg := strings.Replace(e.config([]int{0}, ""), "    - database: '"+e.base+"_shard_*'\n",
+		"    - database: '"+e.base+"_shard_*'\n      include: ['acc*', 'audit_*']\n      exclude: ['audit_*']\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	exec(t, dbs[0].DB, "INSERT INTO "+dbs[0].name+".accounts (id, email, version, balance) VALUES (1, 'a@example.com', 1, 1.00)")
+	e.waitRecords(t, "accounts", 1)
+	before := d.d.Status()[0].CommittedPosition
+	exec(t, dbs[0].DB, "INSERT INTO "+dbs[0].name+".audit_log VALUES (1, 'excluded')")
+	eventually(t, 30*time.Second, "position moved past the excluded table's transaction", func() error {
+		if st := d.d.Status()[0]; st.CommittedPosition == before {
+			return fmt.Errorf("committed position still %s", before)
+		}
+		return nil
+	})
+	if e.topicExists(t, e.topic("audit_log")) {
+		t.Fatalf("topic %s exists for an excluded table", e.topic("audit_log"))
+	}
+}
