@@ -7,24 +7,43 @@ import (
 	"github.com/tidemark-cdc/tidemark/change"
 )
 
+// queueChunk is how many events one block of the queue holds. The queue's
+// memory is the events it holds plus at most two partly used blocks, so the
+// byte bound is not undermined by a growing array.
+const queueChunk = 256
+
+// maxSpareChunks bounds the emptied blocks kept for reuse.
+const maxSpareChunks = 4
+
+type eventChunk struct {
+	events [queueChunk]change.Event
+	next   *eventChunk
+}
+
 // eventQueue is a FIFO of events bounded in bytes (change.Event.Size), the
 // buffer between a shard's binlog reader and its encoder. Put blocks while the
 // queue holds more than its limit; a single event larger than the limit is
 // still admitted when the queue is empty, so a huge row cannot deadlock the
-// pipeline but never shares the queue with others.
+// pipeline but never shares the queue with others. One goroutine Puts and
+// one Takes.
 type eventQueue struct {
-	mu       sync.Mutex
-	notFull  chan struct{} // closed and replaced whenever bytes drop
-	notEmpty chan struct{} // closed and replaced whenever an event is added
-	items    []change.Event
-	head     int
-	bytes    int64
-	limit    int64
-	closed   bool
+	mu sync.Mutex
+	// Waiters: a blocked Put waits on notFull, a blocked Take on notEmpty;
+	// the other side closes and replaces the channel only when someone
+	// waits, so the fast path allocates nothing.
+	notFull, notEmpty       chan struct{}
+	putWaiting, takeWaiting bool
+	head, tail              *eventChunk // Take reads head[headIdx:], Put writes tail[tailIdx]
+	headIdx, tailIdx        int
+	spare                   []*eventChunk // emptied blocks, reused by Put (at most maxSpareChunks)
+	count                   int
+	bytes, limit            int64
+	closed                  bool
 }
 
 func newEventQueue(limit int64) *eventQueue {
-	return &eventQueue{limit: limit, notFull: make(chan struct{}), notEmpty: make(chan struct{})}
+	c := &eventChunk{}
+	return &eventQueue{limit: limit, head: c, tail: c, notFull: make(chan struct{}), notEmpty: make(chan struct{})}
 }
 
 // Put appends ev, blocking while the queue is over its byte limit.
@@ -33,13 +52,17 @@ func (q *eventQueue) Put(ctx context.Context, ev change.Event) error {
 	for {
 		q.mu.Lock()
 		if q.bytes == 0 || q.bytes+size <= q.limit {
-			q.items = append(q.items, ev)
+			q.push(ev)
 			q.bytes += size
-			close(q.notEmpty)
-			q.notEmpty = make(chan struct{})
+			if q.takeWaiting {
+				q.takeWaiting = false
+				close(q.notEmpty)
+				q.notEmpty = make(chan struct{})
+			}
 			q.mu.Unlock()
 			return nil
 		}
+		q.putWaiting = true
 		wait := q.notFull
 		q.mu.Unlock()
 		select {
@@ -50,12 +73,30 @@ func (q *eventQueue) Put(ctx context.Context, ev change.Event) error {
 	}
 }
 
+func (q *eventQueue) push(ev change.Event) {
+	if q.tailIdx == queueChunk {
+		var c *eventChunk
+		if n := len(q.spare); n > 0 {
+			c, q.spare = q.spare[n-1], q.spare[:n-1]
+		} else {
+			c = &eventChunk{}
+		}
+		q.tail.next, q.tail, q.tailIdx = c, c, 0
+	}
+	q.tail.events[q.tailIdx] = ev
+	q.tailIdx++
+	q.count++
+}
+
 // Close marks the end of input: Take drains what is left, then reports done.
 func (q *eventQueue) Close() {
 	q.mu.Lock()
 	q.closed = true
-	close(q.notEmpty)
-	q.notEmpty = make(chan struct{})
+	if q.takeWaiting {
+		q.takeWaiting = false
+		close(q.notEmpty)
+		q.notEmpty = make(chan struct{})
+	}
 	q.mu.Unlock()
 }
 
@@ -66,23 +107,33 @@ func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ [
 	buf = buf[:0]
 	for {
 		q.mu.Lock()
-		if n := len(q.items) - q.head; n > 0 {
-			if n > max {
-				n = max
-			}
+		if q.count > 0 {
 			var freed int64
-			for _, ev := range q.items[q.head : q.head+n] {
-				buf = append(buf, ev)
+			for len(buf) < max && q.count > 0 {
+				if q.headIdx == queueChunk { // head block consumed: recycle it
+					done := q.head
+					q.head, q.headIdx = done.next, 0
+					done.next = nil
+					if len(q.spare) < maxSpareChunks {
+						q.spare = append(q.spare, done)
+					}
+				}
+				ev := &q.head.events[q.headIdx]
+				buf = append(buf, *ev)
 				freed += int64(ev.Size)
+				*ev = change.Event{} // drop references for the GC
+				q.headIdx++
+				q.count--
 			}
-			clear(q.items[q.head : q.head+n]) // drop references for the GC
-			q.head += n
-			if q.head == len(q.items) {
-				q.items, q.head = q.items[:0], 0
+			if q.count == 0 && q.head == q.tail { // empty: restart the block
+				q.headIdx, q.tailIdx = 0, 0
 			}
 			q.bytes -= freed
-			close(q.notFull)
-			q.notFull = make(chan struct{})
+			if q.putWaiting {
+				q.putWaiting = false
+				close(q.notFull)
+				q.notFull = make(chan struct{})
+			}
 			q.mu.Unlock()
 			return buf, true, nil
 		}
@@ -90,6 +141,7 @@ func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ [
 			q.mu.Unlock()
 			return buf, false, nil
 		}
+		q.takeWaiting = true
 		wait := q.notEmpty
 		q.mu.Unlock()
 		select {

@@ -65,6 +65,37 @@ func TestEventQueueAdmitsOversizedEventWhenEmpty(t *testing.T) {
 	}
 }
 
+// A queue that never empties holds no more blocks than its events need:
+// consumed blocks are recycled, whatever the traffic through it.
+func TestEventQueueSteadyBacklogKeepsItsMemorySmall(t *testing.T) {
+	q := newEventQueue(1 << 30)
+	ctx := context.Background()
+	var buf []change.Event
+	for i := 0; i < 1000; i++ { // a standing backlog of 1000 events
+		_ = q.Put(ctx, change.Event{Size: 1})
+	}
+	for i := 0; i < 100_000; i++ { // then one in, one out, for a long time
+		_ = q.Put(ctx, change.Event{Size: 1, Source: change.Source{TxSeq: int64(i)}})
+		buf, _, _ = q.Take(ctx, buf, 1)
+	}
+	q.mu.Lock()
+	blocks, count := 0, q.count
+	for c := q.head; c != nil; c = c.next {
+		blocks++
+	}
+	q.mu.Unlock()
+	if want := count/queueChunk + 2; blocks > want || count != 1000 {
+		t.Fatalf("%d blocks for %d events, want at most %d", blocks, count, want)
+	}
+	// Order survives the block boundaries.
+	buf, _, _ = q.Take(ctx, buf, 2000)
+	for i := 1; i < len(buf); i++ {
+		if buf[i].Source.TxSeq != buf[i-1].Source.TxSeq+1 {
+			t.Fatalf("order broken at %d: %d after %d", i, buf[i].Source.TxSeq, buf[i-1].Source.TxSeq)
+		}
+	}
+}
+
 func BenchmarkEventQueue(b *testing.B) {
 	q := newEventQueue(64 << 20)
 	ctx := context.Background()
