@@ -68,9 +68,7 @@ type pipeline struct {
 	readerCfg  binlog.Config
 	routerCfg  router.Config
 	serdeOpts  serde.Options
-	rewrites   []router.Rewrite
-	prefix     string
-	delimiter  string
+	namer      *router.TopicNamer // safe for concurrent use; its cache outlives lifetimes
 	discard    bool
 	queueBytes int64
 	shared     *sharedParts
@@ -99,7 +97,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	filter := newTableFilter(sc.Tables)
 	p := &pipeline{
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
-		prefix: cfg.Topics.Prefix, delimiter: cfg.Topics.Delimiter, discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
+		discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
 		readerCfg: binlog.Config{
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
@@ -117,25 +115,21 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			KeyShardField: cfg.Encoding.KeyShardField, Version: "tidemark-" + shared.version,
 		},
 	}
+	var rewrites []router.Rewrite
 	for _, r := range cfg.Topics.DatabaseRewrites {
-		p.rewrites = append(p.rewrites, router.Rewrite{Match: r.Match, Replace: r.Replace})
+		rewrites = append(rewrites, router.Rewrite{Match: r.Match, Replace: r.Replace})
 	}
-	// Build each stage once now so that a bad setting fails at start-up
-	// rather than in the first lifetime.
-	if _, err := binlog.NewReader(p.readerCfg, p.log, stages.binlog); err != nil {
+	if p.namer, err = router.NewTopicNamer(cfg.Topics.Prefix, rewrites, router.WithDelimiter(cfg.Topics.Delimiter)); err != nil {
 		return nil, err
 	}
-	if _, err := router.NewWriter(p.routerCfg, sc.Name, log, stages.router); err != nil {
+	// A bad setting fails at start-up rather than in the first lifetime.
+	if err := p.readerCfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := p.namer(); err != nil {
+	if err := p.routerCfg.Validate(); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-func (p *pipeline) namer() (*router.TopicNamer, error) {
-	return router.NewTopicNamer(p.prefix, p.rewrites, router.WithDelimiter(p.delimiter))
 }
 
 // run is one lifetime of the pipeline. Shutdown order (ctx cancelled): the
@@ -159,10 +153,6 @@ func (p *pipeline) run(ctx context.Context) error {
 		writer = &discardWriter{inner: rw, discarded: p.stages.discarded.WithLabelValues(p.shard)}
 	}
 	defer writer.Close()
-	namer, err := p.namer()
-	if err != nil {
-		return err
-	}
 	encoder, err := serde.NewEncoder(p.shared.registry, p.serdeOpts)
 	if err != nil {
 		return err
@@ -237,7 +227,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		defer stopWriting() // the queue is drained: let the writer flush and commit
-		err := p.encode(drainCtx, queue, namer, encoder, writer)
+		err := p.encode(drainCtx, queue, encoder, writer)
 		if err != nil && drainCtx.Err() == nil {
 			stopReading()
 			return err
@@ -253,7 +243,7 @@ func (p *pipeline) run(ctx context.Context) error {
 
 // encode takes events from the queue, turns each into its Kafka records and
 // hands every batch to the writer with the position of its last event.
-func (p *pipeline) encode(ctx context.Context, q *eventQueue, namer *router.TopicNamer, enc *serde.Encoder, w recordWriter) error {
+func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder, w recordWriter) error {
 	var (
 		batch  []change.Event
 		msgs   []serde.Message
@@ -278,7 +268,7 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, namer *router.Topi
 				continue
 			}
 			rows++
-			topic := namer.Topic(ev.Source.Database, ev.Source.Table)
+			topic := p.namer.Topic(ev.Source.Database, ev.Source.Table)
 			if !topics[topic] {
 				if len(ev.Table.PrimaryKey) == 0 {
 					return noPrimaryKeyError(p.shard, ev.Source.Database, ev.Source.Table)

@@ -54,11 +54,7 @@ func (q *eventQueue) Put(ctx context.Context, ev change.Event) error {
 		if q.bytes == 0 || q.bytes+size <= q.limit {
 			q.push(ev)
 			q.bytes += size
-			if q.takeWaiting {
-				q.takeWaiting = false
-				close(q.notEmpty)
-				q.notEmpty = make(chan struct{})
-			}
+			wake(&q.notEmpty, &q.takeWaiting)
 			q.mu.Unlock()
 			return nil
 		}
@@ -92,11 +88,7 @@ func (q *eventQueue) push(ev change.Event) {
 func (q *eventQueue) Close() {
 	q.mu.Lock()
 	q.closed = true
-	if q.takeWaiting {
-		q.takeWaiting = false
-		close(q.notEmpty)
-		q.notEmpty = make(chan struct{})
-	}
+	wake(&q.notEmpty, &q.takeWaiting)
 	q.mu.Unlock()
 }
 
@@ -129,11 +121,7 @@ func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ [
 				q.headIdx, q.tailIdx = 0, 0
 			}
 			q.bytes -= freed
-			if q.putWaiting {
-				q.putWaiting = false
-				close(q.notFull)
-				q.notFull = make(chan struct{})
-			}
+			wake(&q.notFull, &q.putWaiting)
 			q.mu.Unlock()
 			return buf, true, nil
 		}
@@ -149,6 +137,15 @@ func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ [
 		case <-ctx.Done():
 			return buf, false, ctx.Err()
 		}
+	}
+}
+
+// wake releases the side waiting on ch, if one waits; called with q.mu held.
+func wake(ch *chan struct{}, waiting *bool) {
+	if *waiting {
+		*waiting = false
+		close(*ch)
+		*ch = make(chan struct{})
 	}
 }
 
