@@ -376,7 +376,7 @@ func (e *e2eSetup) deleteTopics(t *testing.T) {
 	}
 	var mine []string
 	for _, name := range td.Names() {
-		if strings.HasPrefix(name, e.prefix+".") {
+		if strings.HasPrefix(name, e.prefix) { // any delimiter; the prefix is unique
 			mine = append(mine, name)
 		}
 	}

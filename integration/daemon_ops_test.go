@@ -390,3 +390,55 @@ func TestDaemonAllowList(t *testing.T) {
 		t.Fatalf("topic %s exists for an excluded table", e.topic("audit_log"))
 	}
 }
+
+// kafka.sink: discard (the benchmarks' ceiling) encodes every row change and
+// produces none: no data topic appears, the discarded records are counted,
+// and the position is still stored, so a restart resumes after them.
+func TestDaemonDiscardSink(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	cfg := strings.Replace(e.config([]int{0}, ""), "  linger: 2ms\n", "  linger: 2ms\n  sink: discard\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	if err := newWorkload(dbs[0].DB, dbs[0].name, 0).run(context.Background(), 50); err != nil {
+		t.Fatal(err)
+	}
+	var gtid string
+	if err := dbs[0].QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "position stored past the workload", func() error {
+		if st := d.d.Status()[0]; st.CommittedPosition != "mariadb gtid "+gtid {
+			return fmt.Errorf("committed %q, shard at %q", st.CommittedPosition, gtid)
+		}
+		return nil
+	})
+	_, metrics, err := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(metrics, `tidemark_records_discarded_total{shard="shard1"}`) ||
+		strings.Contains(metrics, `tidemark_records_discarded_total{shard="shard1"} 0`) {
+		t.Errorf("no discarded records counted")
+	}
+	if e.topicExists(t, e.topic("accounts")) {
+		t.Errorf("topic %s exists: the discard sink produced", e.topic("accounts"))
+	}
+}
+
+// topics.delimiter joins the topic name's parts (Debezium's topic.delimiter).
+func TestDaemonTopicDelimiter(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	cfg := strings.Replace(e.config([]int{0}, ""), "  prefix: "+e.prefix+"\n", "  prefix: "+e.prefix+"\n  delimiter: _\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	exec(t, dbs[0].DB, "INSERT INTO "+dbs[0].name+".accounts (id, email, version, balance) VALUES (1, 'a@example.com', 1, 1.00)")
+	topic := e.prefix + "_" + e.base + "_accounts"
+	eventually(t, time.Minute, "topic "+topic, func() error {
+		if !e.topicExists(t, topic) || len(e.readTopic(t, topic)) != 1 {
+			return fmt.Errorf("no record in %s yet", topic)
+		}
+		return nil
+	})
+}

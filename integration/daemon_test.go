@@ -109,9 +109,14 @@ func TestDaemonKillAndRestart(t *testing.T) {
 		t.Fatalf("workload: %v", err)
 	}
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("first process log:\n%s\nsecond process log:\n%s", p.output(), p2.output())
+		}
+	})
 	recs := e.waitFinalState(t, dbs, 2*time.Minute)
 	if err := checkOrderAndAffinity(recs, 3, true); err != nil {
-		t.Fatalf("after kill -9 and restart: %v\nfirst process log:\n%s\nsecond process log:\n%s", err, p.output(), p2.output())
+		t.Fatalf("after kill -9 and restart: %v", err)
 	}
 	if !strings.Contains(p2.output(), "resuming") {
 		t.Errorf("restarted daemon did not resume from a stored position:\n%s", p2.output())
