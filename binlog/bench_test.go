@@ -53,7 +53,7 @@ func BenchmarkDecodeRowsEvent(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			e := parseRows(b, p)
-			ent, err := s.tables.resolve(ctx, &s.sql, e.Table)
+			ent, err := s.tables.resolve(ctx, s.sql, e.Table)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func BenchmarkConvertRow(b *testing.B) {
 	s, _ := testSession(b, nil)
 	evs := parseFixture(b, fixtureParser(b, s.r, s.filter), raw)
 	e := evs[3].Event.(*replication.RowsEvent)
-	ent, err := s.tables.resolve(context.Background(), &s.sql, e.Table)
+	ent, err := s.tables.resolve(context.Background(), s.sql, e.Table)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // Check verifies the server's prerequisites for streaming from the position
@@ -29,8 +30,8 @@ import (
 // reader falls back to information_schema, with the caveats described in
 // tableschema.go, and Check logs a warning.
 func (r *Reader) Check(ctx context.Context, from change.Position) error {
-	q := &sqlConn{cfg: &r.cfg}
-	defer q.close()
+	q := mysql.NewConn(r.cfg.conn())
+	defer q.Close()
 	c := &checker{r: r, q: q}
 	if err := c.run(ctx, from); err != nil {
 		return fmt.Errorf("binlog: shard %s: check prerequisites: %w", r.cfg.Shard, err)
@@ -43,7 +44,7 @@ func (r *Reader) Check(ctx context.Context, from change.Position) error {
 
 type checker struct {
 	r        *Reader
-	q        *sqlConn
+	q        *mysql.Conn
 	vars     map[string]string
 	mariadb  bool
 	problems []string
@@ -103,14 +104,14 @@ var checkedVariables = []string{
 }
 
 func (c *checker) readVariables(ctx context.Context) error {
-	rows, err := c.q.query(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('"+strings.Join(checkedVariables, "','")+"')")
+	rows, err := c.q.Query(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('"+strings.Join(checkedVariables, "','")+"')")
 	if err != nil {
 		return err
 	}
 	c.vars = map[string]string{}
 	for _, r := range rows {
 		if len(r) >= 2 {
-			c.vars[strings.ToLower(r[0].s)] = r[1].s
+			c.vars[strings.ToLower(r[0].S)] = r[1].S
 		}
 	}
 	return nil
@@ -138,15 +139,15 @@ func (c *checker) checkServerID(ctx context.Context) {
 	// Visible only with REPLICATION MASTER ADMIN (MariaDB 10.5+) or
 	// REPLICATION SLAVE (MySQL); without it there is nothing to compare.
 	for _, stmt := range []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"} {
-		rows, err := c.q.query(ctx, stmt)
+		rows, err := c.q.Query(ctx, stmt)
 		if err != nil {
 			continue
 		}
 		for _, r := range rows {
-			if len(r) < 2 || r[0].s != own || r[1].s == "tidemark:"+cfg.Shard {
+			if len(r) < 2 || r[0].S != own || r[1].S == "tidemark:"+cfg.Shard {
 				continue // not a clash, or this shard's own earlier connection
 			}
-			c.fail("server_id %s is already used by replica %s connected to the server; give the shard a server_id no replica uses", own, r[1].s)
+			c.fail("server_id %s is already used by replica %s connected to the server; give the shard a server_id no replica uses", own, r[1].S)
 		}
 		return
 	}
@@ -173,14 +174,14 @@ func (c *checker) checkRetention() {
 
 // checkGrants checks the global privileges the reader needs.
 func (c *checker) checkGrants(ctx context.Context) error {
-	rows, err := c.q.query(ctx, "SHOW GRANTS")
+	rows, err := c.q.Query(ctx, "SHOW GRANTS")
 	if err != nil {
 		return err
 	}
 	var lines []string
 	for _, r := range rows {
 		if len(r) > 0 {
-			lines = append(lines, r[0].s)
+			lines = append(lines, r[0].S)
 		}
 	}
 	c.problems = append(c.problems, grantProblems(lines, c.r.cfg.User)...)
@@ -233,7 +234,7 @@ func grantProblems(lines []string, user string) []string {
 
 func (c *checker) lost(format string, args ...any) {
 	c.fail(format, args...)
-	c.causes = append(c.causes, ErrPositionLost)
+	c.causes = append(c.causes, mysql.ErrPositionLost)
 }
 
 // checkPosition verifies the server still has every transaction after from
@@ -247,28 +248,28 @@ func (c *checker) checkPosition(ctx context.Context, from change.Position) error
 		c.checkMySQLPosition(from)
 		return nil
 	}
-	stored, err := parseMariaGTIDs(from.GTIDSet)
+	stored, err := mysql.ParseMariaGTIDs(from.GTIDSet)
 	if err != nil {
 		c.fail("the stored position %q is not a MariaDB GTID position: %v", from.GTIDSet, err)
 		return nil
 	}
-	state, _ := parseMariaGTIDList(c.vars["gtid_binlog_state"])
+	state, _ := mysql.ParseMariaGTIDList(c.vars["gtid_binlog_state"])
 	var oldest string
-	var start []mariaGTID
-	rows, err := c.q.query(ctx, "SHOW BINARY LOGS")
+	var start []mysql.MariaGTID
+	rows, err := c.q.Query(ctx, "SHOW BINARY LOGS")
 	if err != nil {
 		return err
 	}
 	if len(rows) > 0 && len(rows[0]) > 0 {
-		oldest = rows[0][0].s
+		oldest = rows[0][0].S
 		// The position before the oldest binlog's first transaction.
-		rows, err = c.q.query(ctx, "SELECT BINLOG_GTID_POS(?, 4)", oldest)
+		rows, err = c.q.Query(ctx, "SELECT BINLOG_GTID_POS(?, 4)", oldest)
 		if err != nil {
 			return err
 		}
 		if len(rows) == 1 && len(rows[0]) == 1 {
-			if start, err = parseMariaGTIDList(rows[0][0].s); err != nil {
-				return fmt.Errorf("parse BINLOG_GTID_POS(%q, 4) = %q: %w", oldest, rows[0][0].s, err)
+			if start, err = mysql.ParseMariaGTIDList(rows[0][0].S); err != nil {
+				return fmt.Errorf("parse BINLOG_GTID_POS(%q, 4) = %q: %w", oldest, rows[0][0].S, err)
 			}
 		}
 	}
@@ -283,7 +284,7 @@ func (c *checker) checkPosition(ctx context.Context, from change.Position) error
 // domain (gtid_binlog_state) is another server's history; a domain whose
 // oldest binlog starts after the stored sequence number (or that the stored
 // position lacks) lost transactions to purging.
-func mariaPositionProblems(fromText string, stored, state []mariaGTID, stateText, oldest string, start []mariaGTID) []string {
+func mariaPositionProblems(fromText string, stored, state []mysql.MariaGTID, stateText, oldest string, start []mysql.MariaGTID) []string {
 	var problems []string
 	last := map[uint32]uint64{}
 	for _, g := range state {
@@ -313,13 +314,13 @@ func mariaPositionProblems(fromText string, stored, state []mariaGTID, stateText
 }
 
 func (c *checker) checkMySQLPosition(from change.Position) {
-	stored, err := mysql.ParseMysqlGTIDSet(from.GTIDSet)
+	stored, err := gomysql.ParseMysqlGTIDSet(from.GTIDSet)
 	if err != nil {
 		c.fail("the stored position %q is not a MySQL GTID set: %v", from.GTIDSet, err)
 		return
 	}
-	purged, err1 := mysql.ParseMysqlGTIDSet(c.vars["gtid_purged"])
-	executed, err2 := mysql.ParseMysqlGTIDSet(c.vars["gtid_executed"])
+	purged, err1 := gomysql.ParseMysqlGTIDSet(c.vars["gtid_purged"])
+	executed, err2 := gomysql.ParseMysqlGTIDSet(c.vars["gtid_executed"])
 	if err1 == nil && !stored.Contain(purged) {
 		c.lost("the server purged transactions the stored position %s does not include (gtid_purged %s): re-snapshot the shard (and keep binlogs longer)",
 			from.GTIDSet, c.vars["gtid_purged"])

@@ -3,6 +3,8 @@ package binlog
 import (
 	"strings"
 	"testing"
+
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 func TestGrantProblems(t *testing.T) {
@@ -34,8 +36,8 @@ func TestGrantProblems(t *testing.T) {
 }
 
 func TestMariaPositionProblems(t *testing.T) {
-	g := func(s string) []mariaGTID {
-		l, err := parseMariaGTIDList(s)
+	g := func(s string) []mysql.MariaGTID {
+		l, err := mysql.ParseMariaGTIDList(s)
 		if err != nil {
 			t.Fatal(err)
 		}

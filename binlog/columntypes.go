@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // What the reader knows about MySQL/MariaDB column types beyond go-mysql:
@@ -18,7 +18,7 @@ import (
 // two extra bits in the type byte).
 func stringMeta(meta uint16) (realType byte, length int) {
 	if meta < 256 {
-		return mysql.MYSQL_TYPE_STRING, int(meta)
+		return gomysql.MYSQL_TYPE_STRING, int(meta)
 	}
 	b0, b1 := byte(meta>>8), byte(meta)
 	if b0&0x30 != 0x30 {
@@ -56,49 +56,49 @@ var knownDataTypes = func() map[string]bool {
 // after the event was written.
 func compatible(realType byte, dataType string) bool {
 	switch realType {
-	case mysql.MYSQL_TYPE_TINY:
+	case gomysql.MYSQL_TYPE_TINY:
 		return dataType == "tinyint" || dataType == "bool" || dataType == "boolean"
-	case mysql.MYSQL_TYPE_SHORT:
+	case gomysql.MYSQL_TYPE_SHORT:
 		return dataType == "smallint"
-	case mysql.MYSQL_TYPE_INT24:
+	case gomysql.MYSQL_TYPE_INT24:
 		return dataType == "mediumint"
-	case mysql.MYSQL_TYPE_LONG:
+	case gomysql.MYSQL_TYPE_LONG:
 		return dataType == "int" || dataType == "integer"
-	case mysql.MYSQL_TYPE_LONGLONG:
+	case gomysql.MYSQL_TYPE_LONGLONG:
 		return dataType == "bigint"
-	case mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_DECIMAL:
+	case gomysql.MYSQL_TYPE_NEWDECIMAL, gomysql.MYSQL_TYPE_DECIMAL:
 		return dataType == "decimal" || dataType == "numeric"
-	case mysql.MYSQL_TYPE_FLOAT:
+	case gomysql.MYSQL_TYPE_FLOAT:
 		return dataType == "float"
-	case mysql.MYSQL_TYPE_DOUBLE:
+	case gomysql.MYSQL_TYPE_DOUBLE:
 		return dataType == "double" || dataType == "real" || dataType == "double precision"
-	case mysql.MYSQL_TYPE_BIT:
+	case gomysql.MYSQL_TYPE_BIT:
 		return dataType == "bit"
-	case mysql.MYSQL_TYPE_YEAR:
+	case gomysql.MYSQL_TYPE_YEAR:
 		return dataType == "year"
-	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
+	case gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE:
 		return dataType == "date"
-	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
+	case gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2:
 		return dataType == "time"
-	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
+	case gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2:
 		return dataType == "datetime"
-	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
+	case gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2:
 		return dataType == "timestamp"
-	case mysql.MYSQL_TYPE_ENUM:
+	case gomysql.MYSQL_TYPE_ENUM:
 		return dataType == "enum"
-	case mysql.MYSQL_TYPE_SET:
+	case gomysql.MYSQL_TYPE_SET:
 		return dataType == "set"
-	case mysql.MYSQL_TYPE_STRING:
+	case gomysql.MYSQL_TYPE_STRING:
 		return dataType == "char" || dataType == "binary" || !knownDataTypes[dataType] ||
 			dataType == "uuid" || dataType == "inet4" || dataType == "inet6"
-	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+	case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
 		return dataType == "varchar" || dataType == "varbinary" || !knownDataTypes[dataType]
-	case mysql.MYSQL_TYPE_BLOB:
+	case gomysql.MYSQL_TYPE_BLOB:
 		return strings.HasSuffix(dataType, "text") || strings.HasSuffix(dataType, "blob") ||
 			dataType == "json" || !knownDataTypes[dataType]
-	case mysql.MYSQL_TYPE_JSON:
+	case gomysql.MYSQL_TYPE_JSON:
 		return dataType == "json"
-	case mysql.MYSQL_TYPE_GEOMETRY:
+	case gomysql.MYSQL_TYPE_GEOMETRY:
 		_, ok := geometrySubtypes[dataType]
 		return ok
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // Config is one shard's reader configuration. The zero value of every
@@ -181,4 +182,14 @@ func isSystemDatabase(db []byte) bool {
 		buf[i] = c
 	}
 	return systemDatabases[string(buf[:len(db)])]
+}
+
+// conn is the SQL connection configuration of the shard.
+func (c *Config) conn() mysql.ConnConfig {
+	return mysql.ConnConfig{Addr: c.Addr, User: c.User, Password: c.Password, TLS: c.TLS}
+}
+
+// server is what the shard's server errors name, at the GTID set gtidSet.
+func (c *Config) server(gtidSet string) mysql.ServerContext {
+	return mysql.ServerContext{User: c.User, Addr: c.Addr, ServerID: c.ServerID, GTIDSet: gtidSet}
 }

@@ -2,7 +2,9 @@
 // change.Events: full before/after images as schema's canonical values, the
 // table schema from the table-map event's full row metadata (information_schema
 // as the fallback), transaction boundaries, and positions that only advance
-// at transaction ends. It owns go-mysql; nothing else in Tidemark imports it.
+// at transaction ends. It owns go-mysql's replication stream; the SQL
+// connection, catalog, value conversion and GTID sets it shares with the
+// snapshotter live in mysql/.
 //
 // A Reader checks the server's prerequisites, starts from a stored GTID
 // position (or the server's current one), reconnects with backoff on
@@ -16,7 +18,7 @@
 // (rowFilter). The Run goroutine then tracks transactions (transaction.go),
 // resolves each rows event's table to a *schema.Table and compiled value
 // converters (tablecache.go, tableschema.go), converts the values in place
-// (values.go) and Puts one change.Event per row into the Sink.
+// (mysql.Converter) and Puts one change.Event per row into the Sink.
 //
 // # Positions and delivery
 //

@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // Binary fixtures: raw binlog events captured from the stack's MariaDB
@@ -105,37 +106,37 @@ func testReader(t testing.TB, include func(db, table string) bool) *Reader {
 }
 
 // testCollations are the MariaDB 10.11 collations the fixtures use.
-var testCollations = map[uint64]collationInfo{
-	8:  {"latin1_swedish_ci", "latin1", 1},
-	45: {"utf8mb4_general_ci", "utf8mb4", 4},
-	46: {"utf8mb4_bin", "utf8mb4", 4},
-	63: {"binary", "binary", 1},
+var testCollations = map[uint64]mysql.Collation{
+	8:  {Name: "latin1_swedish_ci", Charset: "latin1", MaxLen: 1},
+	45: {Name: "utf8mb4_general_ci", Charset: "utf8mb4", MaxLen: 4},
+	46: {Name: "utf8mb4_bin", Charset: "utf8mb4", MaxLen: 4},
+	63: {Name: "binary", Charset: "binary", MaxLen: 1},
 }
 
 // ordersInfoSchema is information_schema's view of the orders fixture (only
 // what the reader reads from it).
-var ordersInfoSchema = &isTable{cols: []isColumn{
-	{name: "id", dataType: "bigint", columnType: "bigint(20) unsigned"},
-	{name: "customer_id", dataType: "int", columnType: "int(11)"},
-	{name: "status", dataType: "tinyint", columnType: "tinyint(4)"},
-	{name: "quantity", dataType: "smallint", columnType: "smallint(6)"},
-	{name: "region_id", dataType: "mediumint", columnType: "mediumint(8) unsigned"},
-	{name: "amount", dataType: "decimal", columnType: "decimal(12,2)"},
-	{name: "tax", dataType: "decimal", columnType: "decimal(10,4)"},
-	{name: "email", dataType: "varchar", columnType: "varchar(255)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "name", dataType: "varchar", columnType: "varchar(100)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "city", dataType: "varchar", columnType: "varchar(64)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "country", dataType: "char", columnType: "char(2)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "sku", dataType: "varchar", columnType: "varchar(32)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "note", dataType: "varchar", columnType: "varchar(500)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	{name: "created_at", dataType: "datetime", columnType: "datetime(6)"},
-	{name: "updated_at", dataType: "datetime", columnType: "datetime(6)"},
-	{name: "shipped_on", dataType: "date", columnType: "date"},
-	{name: "flags", dataType: "int", columnType: "int(10) unsigned"},
-	{name: "version", dataType: "bigint", columnType: "bigint(20)"},
-	{name: "attrs", dataType: "longtext", columnType: "longtext", charset: "utf8mb4", collation: "utf8mb4_bin", json: true},
-	{name: "score", dataType: "double", columnType: "double"},
-}, pk: []string{"id"}}
+var ordersInfoSchema = &mysql.CatalogTable{Columns: []mysql.CatalogColumn{
+	{Name: "id", DataType: "bigint", ColumnType: "bigint(20) unsigned"},
+	{Name: "customer_id", DataType: "int", ColumnType: "int(11)"},
+	{Name: "status", DataType: "tinyint", ColumnType: "tinyint(4)"},
+	{Name: "quantity", DataType: "smallint", ColumnType: "smallint(6)"},
+	{Name: "region_id", DataType: "mediumint", ColumnType: "mediumint(8) unsigned"},
+	{Name: "amount", DataType: "decimal", ColumnType: "decimal(12,2)"},
+	{Name: "tax", DataType: "decimal", ColumnType: "decimal(10,4)"},
+	{Name: "email", DataType: "varchar", ColumnType: "varchar(255)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "name", DataType: "varchar", ColumnType: "varchar(100)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "city", DataType: "varchar", ColumnType: "varchar(64)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "country", DataType: "char", ColumnType: "char(2)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "sku", DataType: "varchar", ColumnType: "varchar(32)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "note", DataType: "varchar", ColumnType: "varchar(500)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	{Name: "created_at", DataType: "datetime", ColumnType: "datetime(6)"},
+	{Name: "updated_at", DataType: "datetime", ColumnType: "datetime(6)"},
+	{Name: "shipped_on", DataType: "date", ColumnType: "date"},
+	{Name: "flags", DataType: "int", ColumnType: "int(10) unsigned"},
+	{Name: "version", DataType: "bigint", ColumnType: "bigint(20)"},
+	{Name: "attrs", DataType: "longtext", ColumnType: "longtext", Charset: "utf8mb4", Collation: "utf8mb4_bin", JSON: true},
+	{Name: "score", DataType: "double", ColumnType: "double"},
+}, PrimaryKey: []string{"id"}}
 
 // fakeSink records events.
 type fakeSink struct {
@@ -161,7 +162,7 @@ func testSession(t testing.TB, include func(db, table string) bool) (*session, *
 	s.tables.env.major, s.tables.env.minor = 10, 11
 	s.tables.is["tidemark_fixture.orders"] = ordersInfoSchema
 	s.tables.is["tidemark_fixture.t"] = nil // full metadata only
-	pos, err := newGTIDState(change.FlavorMariaDB, change.Position{GTIDSet: "1-1-100", File: "shard1-bin.000001", Pos: 4})
+	pos, err := mysql.NewGTIDState(change.FlavorMariaDB, change.Position{GTIDSet: "1-1-100", File: "shard1-bin.000001", Pos: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,6 @@ func feed(t testing.TB, s *session, p *replication.BinlogParser, raw [][]byte) e
 	return nil
 }
 
-func mariadbGTID(domain, server uint32, seq uint64) mysql.MariadbGTID {
-	return mysql.MariadbGTID{DomainID: domain, ServerID: server, SequenceNumber: seq}
+func mariadbGTID(domain, server uint32, seq uint64) gomysql.MariadbGTID {
+	return gomysql.MariadbGTID{DomainID: domain, ServerID: server, SequenceNumber: seq}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // Sink receives the reader's events in binlog order: the daemon's
@@ -68,9 +69,9 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 		return errors.New("binlog: Run needs a Sink")
 	}
 	s := newSession(r, out)
-	defer s.sql.close()
+	defer s.sql.Close()
 	if !from.IsZero() {
-		pos, err := newGTIDState(r.cfg.Flavor, from)
+		pos, err := mysql.NewGTIDState(r.cfg.Flavor, from)
 		if err != nil {
 			return terminal(fmt.Errorf("binlog: shard %s: stored position %s: %w", r.cfg.Shard, from, err))
 		}
@@ -91,7 +92,7 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 		if !Retryable(err) {
 			return err
 		}
-		if errors.Is(err, errServerIDClash) {
+		if errors.Is(err, mysql.ErrServerIDClash) {
 			now := time.Now()
 			clashes = append(clashes, now)
 			for len(clashes) > 0 && now.Sub(clashes[0]) > time.Minute {

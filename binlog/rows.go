@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -26,7 +27,7 @@ func (s *session) rows(ctx context.Context, ev *replication.BinlogEvent, e *repl
 		return terminal(fmt.Errorf("binlog: shard %s: rows event for %s.%s at %s:%d outside a transaction",
 			s.cfg.Shard, e.Table.Schema, e.Table.Table, s.file, ev.Header.LogPos))
 	}
-	ent, err := s.tables.resolve(ctx, &s.sql, e.Table)
+	ent, err := s.tables.resolve(ctx, s.sql, e.Table)
 	if err != nil {
 		return s.rowsError(ev, e, err)
 	}
@@ -68,7 +69,7 @@ func (s *session) rows(ctx context.Context, ev *replication.BinlogEvent, e *repl
 				ServerID: h.ServerID, GTID: s.tx.gtid, File: s.file, Pos: eventPos, Row: row,
 				Thread: s.tx.thread, TsMs: s.tx.commitUS / 1000, TxSeq: s.tx.seq,
 			},
-			Position:         s.pos.position(),
+			Position:         s.pos.Position(),
 			CommitUnixMicros: s.tx.commitUS,
 			Size:             eventOverhead,
 		}
@@ -106,10 +107,10 @@ func convertRow(ent *tableEntry, row change.Row) (int, error) {
 	size := 0
 	for j, v := range row {
 		if v == nil {
-			size += sizeIface
+			size += mysql.SizeNull
 			continue
 		}
-		c, n, err := ent.conv[j].convert(v)
+		c, n, err := ent.conv[j].Convert(v)
 		if err != nil {
 			return 0, err
 		}

@@ -66,7 +66,7 @@ func TestSessionDecodesOrdersFixture(t *testing.T) {
 
 func TestSessionTransactionPositions(t *testing.T) {
 	s, sink := testSession(t, nil)
-	before := s.pos.position()
+	before := s.pos.Position()
 	if err := feed(t, s, fixtureParser(t, s.r, s.filter), readFixture(t, "small_tx.events")); err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +80,14 @@ func TestSessionTransactionPositions(t *testing.T) {
 		}
 		wantPos := before
 		if i == len(sink.events)-1 {
-			wantPos = s.pos.position()
+			wantPos = s.pos.Position()
 		}
 		if !reflect.DeepEqual(ev.Position, wantPos) {
 			t.Errorf("event %d position %s, want %s", i, ev.Position, wantPos)
 		}
 	}
-	if s.pos.text != gtid || s.pos.pos == 0 {
-		t.Errorf("position after the transaction %s, gtid %s", s.pos.position(), gtid)
+	if s.pos.Text() != gtid || s.pos.Pos == 0 {
+		t.Errorf("position after the transaction %s, gtid %s", s.pos.Position(), gtid)
 	}
 	if rows := [2]int{sink.events[4].Source.Row, sink.events[5].Source.Row}; rows != [2]int{0, 1} {
 		t.Errorf("rows within the delete event: %v", rows)
@@ -174,7 +174,7 @@ func TestSessionFilteredTransactionsCheckpoint(t *testing.T) {
 		t.Fatalf("events %s, want one checkpoint", got)
 	}
 	cp := sink.events[0]
-	if cp.Table != nil || cp.Position.GTIDSet != s.pos.text || cp.CommitUnixMicros == 0 || cp.Source.Thread != -1 {
+	if cp.Table != nil || cp.Position.GTIDSet != s.pos.Text() || cp.CommitUnixMicros == 0 || cp.Source.Thread != -1 {
 		t.Errorf("checkpoint %+v", cp)
 	}
 	if len(s.tables.entries) != 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // session is the state of one Run: it survives reconnects, so that the
@@ -20,12 +21,12 @@ type session struct {
 	cfg    *Config
 	m      *shardMetrics
 	out    Sink
-	sql    sqlConn
+	sql    *mysql.Conn
 	tables *tableCache
 	filter *rowFilter
 
-	pos  *gtidState // committed position; nil until resolved (zero start)
-	file string     // binlog file of the events being read
+	pos  *mysql.GTIDState // committed position; nil until resolved (zero start)
+	file string           // binlog file of the events being read
 	tx   txState
 
 	// pending is the transaction's latest event, held back until the next
@@ -49,7 +50,7 @@ type session struct {
 
 func newSession(r *Reader, out Sink) *session {
 	s := &session{r: r, cfg: &r.cfg, m: r.m, out: out}
-	s.sql.cfg = &r.cfg
+	s.sql = mysql.NewConn(r.cfg.conn())
 	s.tables = newTableCache(buildEnv{shard: r.cfg.Shard, flavor: r.cfg.Flavor}, r.m)
 	s.filter = &rowFilter{include: r.cfg.Include, cache: map[string]map[string]bool{}}
 	return s
@@ -67,15 +68,15 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 			return false, err
 		}
 	}
-	gset, err := s.pos.syncSet()
+	gset, err := s.pos.SyncSet()
 	if err != nil {
-		return false, terminal(fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.text, err))
+		return false, terminal(fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.Text(), err))
 	}
 	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode))
 	defer syncer.Close()
 	streamer, err := syncer.StartSyncGTID(gset)
 	if err != nil {
-		return false, fmt.Errorf("binlog: shard %s: start binlog stream: %w", s.cfg.Shard, classifyServerError(err, s.cfg, s.pos.text))
+		return false, fmt.Errorf("binlog: shard %s: start binlog stream: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))
 	}
 	s.m.connected.Set(1)
 	defer s.m.connected.Set(0)
@@ -101,9 +102,9 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 			if strings.HasPrefix(err.Error(), "panic ") {
 				// go-mysql recovered from a panic decoding server data: the
 				// same bytes would fail again.
-				return progressed, terminal(fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.position(), err))
+				return progressed, terminal(fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.Position(), err))
 			}
-			return progressed, fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, classifyServerError(err, s.cfg, s.pos.text))
+			return progressed, fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))
 		}
 		s.m.bytes.Add(float64(ev.Header.EventSize))
 		if err := s.handle(ctx, ev); err != nil {
@@ -122,26 +123,26 @@ func (s *session) startFromCurrent(ctx context.Context) error {
 	if s.cfg.Flavor == change.FlavorMySQL {
 		stmt = "SELECT @@GLOBAL.gtid_executed"
 	}
-	rows, err := s.sql.query(ctx, stmt)
+	rows, err := s.sql.Query(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("binlog: shard %s: read the current GTID position: %w", s.cfg.Shard, err)
 	}
 	if len(rows) != 1 || len(rows[0]) != 1 {
 		return fmt.Errorf("binlog: shard %s: %s returned no value", s.cfg.Shard, stmt)
 	}
-	p := change.Position{Flavor: s.cfg.Flavor, GTIDSet: rows[0][0].s}
+	p := change.Position{Flavor: s.cfg.Flavor, GTIDSet: rows[0][0].S}
 	// File and offset are informational, and keep a position with an empty
 	// GTID set (a server without transactions yet) from looking unset.
 	for _, st := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} {
-		if rows, err := s.sql.query(ctx, st); err == nil && len(rows) > 0 && len(rows[0]) >= 2 {
-			p.File = rows[0][0].s
-			_, _ = fmt.Sscan(rows[0][1].s, &p.Pos)
+		if rows, err := s.sql.Query(ctx, st); err == nil && len(rows) > 0 && len(rows[0]) >= 2 {
+			p.File = rows[0][0].S
+			_, _ = fmt.Sscan(rows[0][1].S, &p.Pos)
 			break
-		} else if s.sql.c == nil {
+		} else if !s.sql.Connected() {
 			return fmt.Errorf("binlog: shard %s: read the current binlog file: %w", s.cfg.Shard, err)
 		}
 	}
-	pos, err := newGTIDState(s.cfg.Flavor, p)
+	pos, err := mysql.NewGTIDState(s.cfg.Flavor, p)
 	if err != nil {
 		return terminal(fmt.Errorf("binlog: shard %s: current position: %w", s.cfg.Shard, err))
 	}

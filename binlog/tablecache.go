@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -17,7 +18,7 @@ import (
 type tableEntry struct {
 	tm    *replication.TableMapEvent
 	table *schema.Table
-	conv  []converter
+	conv  []mysql.Converter
 	key   string // lower-case "db.table"
 	gen   uint64 // invalidation generation when built (see tableCache.gen)
 }
@@ -35,7 +36,7 @@ type tableCache struct {
 	// naming the table drops it and bumps the table's generation, which
 	// forces the next table map to be rebuilt even if its bytes are the same
 	// (a DDL the binlog types do not show, such as BINARY(16) to UUID).
-	is      map[string]*isTable
+	is      map[string]*mysql.CatalogTable
 	gens    map[string]uint64
 	allGen  uint64 // bumped by DDL that may touch any table
 	metrics *shardMetrics
@@ -44,7 +45,7 @@ type tableCache struct {
 func newTableCache(env buildEnv, m *shardMetrics) *tableCache {
 	return &tableCache{
 		env: env, entries: map[string]map[string]*tableEntry{},
-		is: map[string]*isTable{}, gens: map[string]uint64{}, metrics: m,
+		is: map[string]*mysql.CatalogTable{}, gens: map[string]uint64{}, metrics: m,
 	}
 }
 
@@ -53,7 +54,7 @@ func (c *tableCache) gen(key string) uint64 { return c.allGen<<32 + c.gens[key] 
 // resolve returns the entry for a rows event's table map. The fast path (the
 // same table-map event, or an identical one in a later transaction) does no
 // allocation and no I/O.
-func (c *tableCache) resolve(ctx context.Context, q *sqlConn, tm *replication.TableMapEvent) (*tableEntry, error) {
+func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication.TableMapEvent) (*tableEntry, error) {
 	ent := c.entries[string(tm.Schema)][string(tm.Table)] // (no allocation for these lookups)
 	if ent != nil && (ent.tm == tm || sameTableMap(ent.tm, tm)) && ent.gen == c.gen(ent.key) {
 		ent.tm = tm
@@ -67,7 +68,7 @@ func (c *tableCache) resolve(ctx context.Context, q *sqlConn, tm *replication.Ta
 	is, cached := c.is[key]
 	if !cached {
 		var err error
-		if is, err = loadTable(ctx, q, c.env.flavor, db, name); err != nil {
+		if is, err = mysql.LoadTable(ctx, q, c.env.flavor, db, name); err != nil {
 			return nil, err
 		}
 		c.is[key] = is
@@ -96,18 +97,18 @@ func (c *tableCache) resolve(ctx context.Context, q *sqlConn, tm *replication.Ta
 
 // loadEnv reads, once per Run, what building any table needs from the
 // server: its collations and version.
-func (c *tableCache) loadEnv(ctx context.Context, q *sqlConn) error {
+func (c *tableCache) loadEnv(ctx context.Context, q *mysql.Conn) error {
 	if c.env.collations != nil {
 		return nil
 	}
-	rows, err := q.query(ctx, "SELECT VERSION()")
+	rows, err := q.Query(ctx, "SELECT VERSION()")
 	if err != nil {
 		return fmt.Errorf("read server version: %w", err)
 	}
 	if len(rows) == 1 && len(rows[0]) == 1 {
-		c.env.major, c.env.minor = serverVersion(rows[0][0].s)
+		c.env.major, c.env.minor = mysql.ServerVersion(rows[0][0].S)
 	}
-	colls, err := loadCollations(ctx, q)
+	colls, err := mysql.LoadCollations(ctx, q)
 	if err != nil {
 		return err
 	}

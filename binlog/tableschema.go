@@ -5,10 +5,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -48,41 +49,17 @@ import (
 // The mitigations are operational: run with binlog_row_metadata=FULL
 // (Check warns otherwise), and do not let a connector lag behind DDL.
 
-// collationInfo describes a server collation by id.
-type collationInfo struct {
-	name    string
-	charset string
-	maxLen  int // bytes per character
-}
-
-// isColumn is a column as information_schema.COLUMNS shows it.
-type isColumn struct {
-	name       string
-	dataType   string // lower case: "int", "uuid", "longtext"
-	columnType string // "int(10) unsigned", "enum('a','b')"
-	charset    string
-	collation  string
-	json       bool // MariaDB: CHECK (json_valid(`col`))
-}
-
-// isTable is a table as information_schema shows it; nil when it does not
-// exist (any more).
-type isTable struct {
-	cols []isColumn
-	pk   []string
-}
-
 // buildEnv is what building a table needs besides the table map.
 type buildEnv struct {
 	shard        string
 	flavor       change.Flavor
-	collations   map[uint64]collationInfo
+	collations   map[uint64]mysql.Collation
 	major, minor int // server version, for the UUID byte-order check
 }
 
 // buildTable builds the schema and converters of db.name from its table-map
 // event tm and, when not nil, information_schema's view of it.
-func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*schema.Table, []converter, error) {
+func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogTable) (*schema.Table, []mysql.Converter, error) {
 	db, name := string(tm.Schema), string(tm.Table)
 	qualified := db + "." + name
 	n := int(tm.ColumnCount)
@@ -91,11 +68,11 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*sch
 		switch {
 		case is == nil:
 			return nil, nil, terminal(fmt.Errorf("table %s: the binlog has no column names (binlog_row_metadata is not FULL) and information_schema has no such table; set binlog_row_metadata=FULL", qualified))
-		case len(is.cols) != n:
-			return nil, nil, terminal(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.cols)))
+		case len(is.Columns) != n:
+			return nil, nil, terminal(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.Columns)))
 		}
 	}
-	if is != nil && len(is.cols) != n {
+	if is != nil && len(is.Columns) != n {
 		is = nil // full metadata: a table that changed since only loses its enrichment
 	}
 
@@ -106,18 +83,18 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*sch
 	geoTypes := tm.GeometryTypeMap()
 
 	t := &schema.Table{Database: db, Name: name, Columns: make([]schema.Column, n)}
-	convs := make([]converter, n)
+	convs := make([]mysql.Converter, n)
 	for i := range n {
 		var colName string
 		if full {
 			colName = string(tm.ColumnName[i])
 		} else {
-			colName = is.cols[i].name
+			colName = is.Columns[i].Name
 		}
-		var isc *isColumn
+		var isc *mysql.CatalogColumn
 		if is != nil {
-			isc = &is.cols[i]
-			if !strings.EqualFold(isc.name, colName) {
+			isc = &is.Columns[i]
+			if !strings.EqualFold(isc.Name, colName) {
 				isc = nil // renamed since the event was written: no enrichment
 			}
 		}
@@ -125,7 +102,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*sch
 		col := &t.Columns[i]
 		col.Name, col.Nullable = colName, nullable
 		cv := &convs[i]
-		cv.name, cv.nullable = colName, nullable
+		cv.Name, cv.Nullable = colName, nullable
 
 		b := columnBuild{env: env, table: qualified, tm: tm, i: i, col: col, cv: cv, isc: isc, full: full}
 		if u, ok := unsigned[i]; ok {
@@ -157,7 +134,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *isTable) (*sch
 			t.PrimaryKey = append(t.PrimaryKey, int(k))
 		}
 	} else {
-		for _, k := range is.pk {
+		for _, k := range is.PrimaryKey {
 			i := t.ColumnIndex(k)
 			if i < 0 {
 				return nil, nil, terminal(fmt.Errorf("table %s: primary key column %s not among the columns", qualified, k))
@@ -178,8 +155,8 @@ type columnBuild struct {
 	tm    *replication.TableMapEvent
 	i     int
 	col   *schema.Column
-	cv    *converter
-	isc   *isColumn
+	cv    *mysql.Converter
+	isc   *mysql.CatalogColumn
 	full  bool
 
 	unsigned, haveSign bool
@@ -192,7 +169,7 @@ type columnBuild struct {
 
 func (b *columnBuild) unsupported(rawType string) error {
 	if b.isc != nil && rawType == "" {
-		rawType = b.isc.columnType
+		rawType = b.isc.ColumnType
 	}
 	return &schema.UnsupportedTypeError{Shard: b.env.shard, Table: b.table, Column: b.col.Name, RawType: rawType}
 }
@@ -200,115 +177,115 @@ func (b *columnBuild) unsupported(rawType string) error {
 func (b *columnBuild) build() error {
 	tp, meta := b.tm.ColumnType[b.i], b.tm.ColumnMeta[b.i]
 	realType, strLen := tp, 0
-	if tp == mysql.MYSQL_TYPE_STRING {
+	if tp == gomysql.MYSQL_TYPE_STRING {
 		realType, strLen = stringMeta(meta)
 	}
-	if b.isc != nil && !compatible(realType, b.isc.dataType) {
+	if b.isc != nil && !compatible(realType, b.isc.DataType) {
 		if !b.full {
 			return terminal(fmt.Errorf("table %s column %s: the binlog event has type %d but information_schema says %s: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL",
-				b.table, b.col.Name, realType, b.isc.columnType))
+				b.table, b.col.Name, realType, b.isc.ColumnType))
 		}
 		b.isc = nil
 	}
 	if b.isc != nil {
-		if !knownDataTypes[b.isc.dataType] {
+		if !knownDataTypes[b.isc.DataType] {
 			return b.unsupported("")
 		}
 		if !b.haveSign {
-			b.unsigned = strings.Contains(b.isc.columnType, "unsigned")
+			b.unsigned = strings.Contains(b.isc.ColumnType, "unsigned")
 		}
-		if b.members == nil && (realType == mysql.MYSQL_TYPE_ENUM || realType == mysql.MYSQL_TYPE_SET) {
-			m, err := parseEnumMembers(b.isc.columnType)
+		if b.members == nil && (realType == gomysql.MYSQL_TYPE_ENUM || realType == gomysql.MYSQL_TYPE_SET) {
+			m, err := parseEnumMembers(b.isc.ColumnType)
 			if err != nil {
 				return terminal(fmt.Errorf("table %s column %s: %w", b.table, b.col.Name, err))
 			}
 			b.members = m
 		}
-		if !b.haveGeo && realType == mysql.MYSQL_TYPE_GEOMETRY {
-			b.geoType, b.haveGeo = geometrySubtypes[b.isc.dataType], true
+		if !b.haveGeo && realType == gomysql.MYSQL_TYPE_GEOMETRY {
+			b.geoType, b.haveGeo = geometrySubtypes[b.isc.DataType], true
 		}
 	}
 	col, cv := b.col, b.cv
 	col.Unsigned = b.unsigned
-	cv.unsigned = b.unsigned
+	cv.Unsigned = b.unsigned
 
 	integer := func(t schema.Type, width uint8, name string) {
-		col.Type, cv.width = t, width
+		col.Type, cv.Width = t, width
 		switch {
 		case width == 8 && b.unsigned:
-			cv.kind = kindUint64
+			cv.Kind = mysql.KindUint64
 		case width == 8 || (width == 4 && b.unsigned):
-			cv.kind = kindInt64
+			cv.Kind = mysql.KindInt64
 		default:
-			cv.kind = kindInt32
+			cv.Kind = mysql.KindInt32
 		}
 		b.rawType(name + unsignedSuffix(b.unsigned))
 	}
 	switch realType {
-	case mysql.MYSQL_TYPE_TINY:
+	case gomysql.MYSQL_TYPE_TINY:
 		integer(schema.TypeTinyInt, 1, "tinyint")
-	case mysql.MYSQL_TYPE_SHORT:
+	case gomysql.MYSQL_TYPE_SHORT:
 		integer(schema.TypeSmallInt, 2, "smallint")
-	case mysql.MYSQL_TYPE_INT24:
+	case gomysql.MYSQL_TYPE_INT24:
 		integer(schema.TypeMediumInt, 3, "mediumint")
-	case mysql.MYSQL_TYPE_LONG:
+	case gomysql.MYSQL_TYPE_LONG:
 		integer(schema.TypeInt, 4, "int")
-	case mysql.MYSQL_TYPE_LONGLONG:
+	case gomysql.MYSQL_TYPE_LONGLONG:
 		integer(schema.TypeBigInt, 8, "bigint")
-	case mysql.MYSQL_TYPE_NEWDECIMAL:
-		col.Type, cv.kind = schema.TypeDecimal, kindDecimal
+	case gomysql.MYSQL_TYPE_NEWDECIMAL:
+		col.Type, cv.Kind = schema.TypeDecimal, mysql.KindDecimal
 		col.Precision, col.Scale = int(meta>>8), int(meta&0xff)
 		b.rawType("decimal(" + strconv.Itoa(col.Precision) + "," + strconv.Itoa(col.Scale) + ")" + unsignedSuffix(b.unsigned))
-	case mysql.MYSQL_TYPE_FLOAT:
-		col.Type, cv.kind = schema.TypeFloat, kindFloat
+	case gomysql.MYSQL_TYPE_FLOAT:
+		col.Type, cv.Kind = schema.TypeFloat, mysql.KindFloat
 		b.rawType("float" + unsignedSuffix(b.unsigned))
-	case mysql.MYSQL_TYPE_DOUBLE:
-		col.Type, cv.kind = schema.TypeDouble, kindDouble
+	case gomysql.MYSQL_TYPE_DOUBLE:
+		col.Type, cv.Kind = schema.TypeDouble, mysql.KindDouble
 		b.rawType("double" + unsignedSuffix(b.unsigned))
-	case mysql.MYSQL_TYPE_BIT:
+	case gomysql.MYSQL_TYPE_BIT:
 		nbits := int(meta>>8)*8 + int(meta&0xff)
 		col.Type, col.Length = schema.TypeBit, nbits
 		if nbits == 1 {
-			cv.kind = kindBool
+			cv.Kind = mysql.KindBool
 		} else {
-			cv.kind, cv.length = kindBits, (nbits+7)/8
+			cv.Kind, cv.Length = mysql.KindBits, (nbits+7)/8
 		}
 		b.rawType("bit(" + strconv.Itoa(nbits) + ")")
-	case mysql.MYSQL_TYPE_YEAR:
-		col.Type, cv.kind = schema.TypeYear, kindYear
+	case gomysql.MYSQL_TYPE_YEAR:
+		col.Type, cv.Kind = schema.TypeYear, mysql.KindYear
 		b.rawType("year(4)")
-	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-		col.Type, cv.kind, cv.zero = schema.TypeDate, kindDate, int32(0)
+	case gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE:
+		col.Type, cv.Kind, cv.Zero = schema.TypeDate, mysql.KindDate, int32(0)
 		b.rawType("date")
-	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
-		col.Type, cv.kind = schema.TypeTime, kindTime
-		b.fsp(tp == mysql.MYSQL_TYPE_TIME2, meta, "time")
-	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
+	case gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2:
+		col.Type, cv.Kind = schema.TypeTime, mysql.KindTime
+		b.fsp(tp == gomysql.MYSQL_TYPE_TIME2, meta, "time")
+	case gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2:
 		col.Type = schema.TypeDateTime
-		b.fsp(tp == mysql.MYSQL_TYPE_DATETIME2, meta, "datetime")
-		cv.kind, cv.zero = kindDateTimeMicros, int64(0)
+		b.fsp(tp == gomysql.MYSQL_TYPE_DATETIME2, meta, "datetime")
+		cv.Kind, cv.Zero = mysql.KindDateTimeMicros, int64(0)
 		if col.FSP <= 3 {
-			cv.kind = kindDateTimeMillis
+			cv.Kind = mysql.KindDateTimeMillis
 		}
-	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
-		col.Type, cv.kind = schema.TypeTimestamp, kindTimestamp
-		b.fsp(tp == mysql.MYSQL_TYPE_TIMESTAMP2, meta, "timestamp")
-		cv.zero = string(appendISOTimestamp(nil, 0, 0, col.FSP))
-	case mysql.MYSQL_TYPE_ENUM, mysql.MYSQL_TYPE_SET:
+	case gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2:
+		col.Type, cv.Kind = schema.TypeTimestamp, mysql.KindTimestamp
+		b.fsp(tp == gomysql.MYSQL_TYPE_TIMESTAMP2, meta, "timestamp")
+		cv.Zero = string(mysql.AppendISOTimestamp(nil, 0, 0, col.FSP))
+	case gomysql.MYSQL_TYPE_ENUM, gomysql.MYSQL_TYPE_SET:
 		return b.enumOrSet(realType)
-	case mysql.MYSQL_TYPE_STRING:
+	case gomysql.MYSQL_TYPE_STRING:
 		return b.fixedString(strLen)
-	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+	case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
 		return b.varString(int(meta))
-	case mysql.MYSQL_TYPE_BLOB:
+	case gomysql.MYSQL_TYPE_BLOB:
 		return b.blob(int(meta))
-	case mysql.MYSQL_TYPE_JSON:
-		col.Type, cv.kind, cv.binaryJSON = schema.TypeJSON, kindJSON, true
+	case gomysql.MYSQL_TYPE_JSON:
+		col.Type, cv.Kind, cv.BinaryJSON = schema.TypeJSON, mysql.KindJSON, true
 		col.Charset = "utf8mb4"
-		cv.text, _ = newTextDecoder("utf8mb4")
+		cv.Text, _ = mysql.NewTextDecoder("utf8mb4")
 		b.rawType("json")
-	case mysql.MYSQL_TYPE_GEOMETRY:
-		col.Type, cv.kind = schema.TypeGeometry, kindGeometry
+	case gomysql.MYSQL_TYPE_GEOMETRY:
+		col.Type, cv.Kind = schema.TypeGeometry, mysql.KindGeometry
 		sub := "geometry"
 		if b.haveGeo && int(b.geoType) < len(geometryNames) {
 			sub = geometryNames[b.geoType]
@@ -318,7 +295,7 @@ func (b *columnBuild) build() error {
 		// VECTOR (no canonical value yet), the pre-5.0 DECIMAL, and types a
 		// newer server may add.
 		name := "binlog type " + strconv.Itoa(int(realType))
-		if realType == mysql.MYSQL_TYPE_VECTOR {
+		if realType == gomysql.MYSQL_TYPE_VECTOR {
 			name = "vector"
 		}
 		return b.unsupported(name)
@@ -337,7 +314,7 @@ func unsignedSuffix(u bool) string {
 // else a reconstruction from the binlog.
 func (b *columnBuild) rawType(fromBinlog string) {
 	if b.isc != nil {
-		b.col.RawType = b.isc.columnType
+		b.col.RawType = b.isc.ColumnType
 	} else {
 		b.col.RawType = fromBinlog
 	}
@@ -347,7 +324,7 @@ func (b *columnBuild) fsp(v2 bool, meta uint16, name string) {
 	if v2 {
 		b.col.FSP = int(meta)
 	}
-	b.cv.fsp = b.col.FSP
+	b.cv.FSP = b.col.FSP
 	if b.col.FSP > 0 {
 		name += "(" + strconv.Itoa(b.col.FSP) + ")"
 	}
@@ -356,31 +333,31 @@ func (b *columnBuild) fsp(v2 bool, meta uint16, name string) {
 
 // collation resolves the column's collation id (or information_schema's
 // names) to a collation and its character set.
-func (b *columnBuild) collation() (collationInfo, error) {
+func (b *columnBuild) collation() (mysql.Collation, error) {
 	if b.haveCollation {
 		if c, ok := b.env.collations[b.collationID]; ok {
 			return c, nil
 		}
 	}
-	if b.isc != nil && b.isc.charset != "" {
-		return collationInfo{name: b.isc.collation, charset: b.isc.charset, maxLen: charsetMaxLen(b.isc.charset)}, nil
+	if b.isc != nil && b.isc.Charset != "" {
+		return mysql.Collation{Name: b.isc.Collation, Charset: b.isc.Charset, MaxLen: charsetMaxLen(b.isc.Charset)}, nil
 	}
-	if b.isc != nil && (strings.Contains(b.isc.dataType, "binary") || strings.Contains(b.isc.dataType, "blob")) {
-		return collationInfo{name: "binary", charset: "binary", maxLen: 1}, nil
+	if b.isc != nil && (strings.Contains(b.isc.DataType, "binary") || strings.Contains(b.isc.DataType, "blob")) {
+		return mysql.Collation{Name: "binary", Charset: "binary", MaxLen: 1}, nil
 	}
 	if b.haveCollation {
-		return collationInfo{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
+		return mysql.Collation{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
 	}
-	return collationInfo{}, terminal(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
+	return mysql.Collation{}, terminal(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
 }
 
-func (b *columnBuild) textColumn(t schema.Type, co collationInfo) error {
-	dec, ok := newTextDecoder(co.charset)
+func (b *columnBuild) textColumn(t schema.Type, co mysql.Collation) error {
+	dec, ok := mysql.NewTextDecoder(co.Charset)
 	if !ok {
-		return b.unsupported("character set " + co.charset)
+		return b.unsupported("character set " + co.Charset)
 	}
-	b.col.Type, b.col.Charset, b.col.Collation = t, co.charset, co.name
-	b.cv.kind, b.cv.text = kindText, dec
+	b.col.Type, b.col.Charset, b.col.Collation = t, co.Charset, co.Name
+	b.cv.Kind, b.cv.Text = mysql.KindText, dec
 	return nil
 }
 
@@ -390,32 +367,32 @@ func (b *columnBuild) fixedString(bytesLen int) error {
 		return err
 	}
 	col, cv := b.col, b.cv
-	if co.charset != "binary" {
-		col.Length = bytesLen / max(co.maxLen, 1)
+	if co.Charset != "binary" {
+		col.Length = bytesLen / max(co.MaxLen, 1)
 		b.rawType("char(" + strconv.Itoa(col.Length) + ")")
 		return b.textColumn(schema.TypeChar, co)
 	}
 	if b.isc != nil {
-		switch b.isc.dataType {
+		switch b.isc.DataType {
 		case "uuid", "inet6", "inet4":
 			want := 16
-			if b.isc.dataType == "inet4" {
+			if b.isc.DataType == "inet4" {
 				want = 4
 			}
 			if bytesLen != want {
 				return b.unsupported("")
 			}
-			if b.isc.dataType == "uuid" && !uuidVerified(b.env.major, b.env.minor) {
+			if b.isc.DataType == "uuid" && !mysql.UUIDVerified(b.env.major, b.env.minor) {
 				return b.unsupported("uuid (binlog byte order not verified before MariaDB 10.11)")
 			}
 			// Canonically a string: the text SELECT prints.
-			col.Type, col.Length, col.RawType = schema.TypeChar, bytesLen, b.isc.columnType
-			cv.kind = map[string]valueKind{"uuid": kindUUID, "inet4": kindInet4, "inet6": kindInet6}[b.isc.dataType]
+			col.Type, col.Length, col.RawType = schema.TypeChar, bytesLen, b.isc.ColumnType
+			cv.Kind = map[string]mysql.ValueKind{"uuid": mysql.KindUUID, "inet4": mysql.KindInet4, "inet6": mysql.KindInet6}[b.isc.DataType]
 			return nil
 		}
 	}
-	col.Type, col.Length, col.Collation = schema.TypeBinary, bytesLen, co.name
-	cv.kind, cv.length = kindBinaryFixed, bytesLen
+	col.Type, col.Length, col.Collation = schema.TypeBinary, bytesLen, co.Name
+	cv.Kind, cv.Length = mysql.KindBinaryFixed, bytesLen
 	b.rawType("binary(" + strconv.Itoa(bytesLen) + ")")
 	return nil
 }
@@ -425,13 +402,13 @@ func (b *columnBuild) varString(maxBytes int) error {
 	if err != nil {
 		return err
 	}
-	if co.charset == "binary" {
-		b.col.Type, b.col.Length, b.col.Collation = schema.TypeBinary, maxBytes, co.name
-		b.cv.kind = kindBytes
+	if co.Charset == "binary" {
+		b.col.Type, b.col.Length, b.col.Collation = schema.TypeBinary, maxBytes, co.Name
+		b.cv.Kind = mysql.KindBytes
 		b.rawType("varbinary(" + strconv.Itoa(maxBytes) + ")")
 		return nil
 	}
-	b.col.Length = maxBytes / max(co.maxLen, 1)
+	b.col.Length = maxBytes / max(co.MaxLen, 1)
 	b.rawType("varchar(" + strconv.Itoa(b.col.Length) + ")")
 	return b.textColumn(schema.TypeChar, co)
 }
@@ -447,19 +424,19 @@ func (b *columnBuild) blob(packLen int) error {
 	if packLen >= 1 && packLen <= 4 {
 		prefix = blobNames[packLen]
 	}
-	if co.charset == "binary" {
-		b.col.Type, b.col.Collation = schema.TypeBlob, co.name
-		b.cv.kind = kindBytes
+	if co.Charset == "binary" {
+		b.col.Type, b.col.Collation = schema.TypeBlob, co.Name
+		b.cv.Kind = mysql.KindBytes
 		b.rawType(prefix + "blob")
 		return nil
 	}
-	if b.isc != nil && b.isc.json {
+	if b.isc != nil && b.isc.JSON {
 		// MariaDB's JSON: LONGTEXT with CHECK (json_valid(col)); the value
 		// is the JSON text as stored.
 		if err := b.textColumn(schema.TypeJSON, co); err != nil {
 			return err
 		}
-		b.cv.kind = kindJSON
+		b.cv.Kind = mysql.KindJSON
 		b.rawType("json")
 		return nil
 	}
@@ -479,35 +456,35 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 		if err != nil {
 			return err
 		}
-		dec, ok := newTextDecoder(co.charset)
+		dec, ok := mysql.NewTextDecoder(co.Charset)
 		if !ok {
-			return b.unsupported("character set " + co.charset)
+			return b.unsupported("character set " + co.Charset)
 		}
 		members = make([]string, len(b.members))
 		for i, m := range b.members {
-			members[i] = strings.Clone(dec.decode(m))
+			members[i] = strings.Clone(dec.Decode(m))
 		}
-		col.Charset, col.Collation = co.charset, co.name
+		col.Charset, col.Collation = co.Charset, co.Name
 	} else if b.isc != nil {
-		col.Charset, col.Collation = b.isc.charset, b.isc.collation
+		col.Charset, col.Collation = b.isc.Charset, b.isc.Collation
 	}
 	col.Values = members
 	quoted := make([]string, len(members))
 	for i, m := range members {
 		quoted[i] = "'" + strings.ReplaceAll(m, "'", "''") + "'"
 	}
-	if realType == mysql.MYSQL_TYPE_ENUM {
-		col.Type, cv.kind = schema.TypeEnum, kindEnum
-		cv.enum = make([]any, len(members))
+	if realType == gomysql.MYSQL_TYPE_ENUM {
+		col.Type, cv.Kind = schema.TypeEnum, mysql.KindEnum
+		cv.Enum = make([]any, len(members))
 		for i, m := range members {
-			cv.enum[i] = m
+			cv.Enum[i] = m
 		}
 		b.rawType("enum(" + strings.Join(quoted, ",") + ")")
 	} else {
 		if len(members) > 64 {
 			return b.unsupported("")
 		}
-		col.Type, cv.kind, cv.set = schema.TypeSet, kindSet, members
+		col.Type, cv.Kind, cv.Set = schema.TypeSet, mysql.KindSet, members
 		b.rawType("set(" + strings.Join(quoted, ",") + ")")
 	}
 	return nil

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -20,12 +21,12 @@ func TestStringMeta(t *testing.T) {
 		realType byte
 		length   int
 	}{
-		{0xfe08, mysql.MYSQL_TYPE_STRING, 8},   // BINARY(8) / CHAR(8) latin1
-		{0xfe28, mysql.MYSQL_TYPE_STRING, 40},  // CHAR(10) utf8mb4
-		{0xf701, mysql.MYSQL_TYPE_ENUM, 1},     // ENUM, 1-byte index
-		{0xf802, mysql.MYSQL_TYPE_SET, 2},      // SET, 2-byte bitmap
-		{0xdefc, mysql.MYSQL_TYPE_STRING, 764}, // CHAR(191) utf8mb4: length above 255
-		{0x0010, mysql.MYSQL_TYPE_STRING, 16},  // old form
+		{0xfe08, gomysql.MYSQL_TYPE_STRING, 8},   // BINARY(8) / CHAR(8) latin1
+		{0xfe28, gomysql.MYSQL_TYPE_STRING, 40},  // CHAR(10) utf8mb4
+		{0xf701, gomysql.MYSQL_TYPE_ENUM, 1},     // ENUM, 1-byte index
+		{0xf802, gomysql.MYSQL_TYPE_SET, 2},      // SET, 2-byte bitmap
+		{0xdefc, gomysql.MYSQL_TYPE_STRING, 764}, // CHAR(191) utf8mb4: length above 255
+		{0x0010, gomysql.MYSQL_TYPE_STRING, 16},  // old form
 	}
 	for _, tt := range tests {
 		rt, l := stringMeta(tt.meta)
@@ -83,10 +84,10 @@ var testEnv = &buildEnv{shard: "s1", flavor: change.FlavorMariaDB, collations: t
 
 func TestBuildTableFallback(t *testing.T) {
 	tm := smallTableMap(t)
-	is := &isTable{cols: []isColumn{
-		{name: "id", dataType: "int", columnType: "int(11)"},
-		{name: "v", dataType: "varchar", columnType: "varchar(10)", charset: "utf8mb4", collation: "utf8mb4_general_ci"},
-	}, pk: []string{"id"}}
+	is := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{
+		{Name: "id", DataType: "int", ColumnType: "int(11)"},
+		{Name: "v", DataType: "varchar", ColumnType: "varchar(10)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
+	}, PrimaryKey: []string{"id"}}
 	full, _, err := buildTable(testEnv, tm, is)
 	if err != nil {
 		t.Fatal(err)
@@ -98,17 +99,17 @@ func TestBuildTableFallback(t *testing.T) {
 	if !sameTable(full, fallback) || !reflect.DeepEqual(full, fallback) {
 		t.Errorf("fallback table\n%+v\ndiffers from full metadata\n%+v", fallback, full)
 	}
-	if len(conv) != 2 || conv[1].kind != kindText {
+	if len(conv) != 2 || conv[1].Kind != mysql.KindText {
 		t.Errorf("converters %+v", conv)
 	}
 
 	// The race: information_schema shows a table that changed since.
-	changed := &isTable{cols: append(append([]isColumn{}, is.cols...), isColumn{name: "w", dataType: "int"}), pk: is.pk}
+	changed := &mysql.CatalogTable{Columns: append(append([]mysql.CatalogColumn{}, is.Columns...), mysql.CatalogColumn{Name: "w", DataType: "int"}), PrimaryKey: is.PrimaryKey}
 	_, _, err = buildTable(testEnv, minimal(tm), changed)
 	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
 		t.Errorf("column count mismatch: %v", err)
 	}
-	retyped := &isTable{cols: []isColumn{is.cols[0], {name: "v", dataType: "int", columnType: "int(11)"}}, pk: is.pk}
+	retyped := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{is.Columns[0], {Name: "v", DataType: "int", ColumnType: "int(11)"}}, PrimaryKey: is.PrimaryKey}
 	_, _, err = buildTable(testEnv, minimal(tm), retyped)
 	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "changed after this event") {
 		t.Errorf("type mismatch: %v", err)
@@ -137,30 +138,30 @@ func oneColumnMap(tp byte, meta uint16, collation uint64) *replication.TableMapE
 }
 
 func TestBuildTableTypesTheBinlogHides(t *testing.T) {
-	binary16 := oneColumnMap(mysql.MYSQL_TYPE_STRING, 0xfe10, 63)
-	is := func(dataType string) *isTable {
-		return &isTable{cols: []isColumn{{name: "c", dataType: dataType, columnType: dataType}}}
+	binary16 := oneColumnMap(gomysql.MYSQL_TYPE_STRING, 0xfe10, 63)
+	is := func(dataType string) *mysql.CatalogTable {
+		return &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "c", DataType: dataType, ColumnType: dataType}}}
 	}
 	tbl, conv, err := buildTable(testEnv, binary16, is("uuid"))
-	if err != nil || conv[0].kind != kindUUID || tbl.Columns[0].Type != schema.TypeChar || tbl.Columns[0].RawType != "uuid" {
+	if err != nil || conv[0].Kind != mysql.KindUUID || tbl.Columns[0].Type != schema.TypeChar || tbl.Columns[0].RawType != "uuid" {
 		t.Fatalf("uuid: %v %+v %+v", err, conv, tbl)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, is("inet6")); err != nil || conv[0].kind != kindInet6 {
+	if _, conv, err := buildTable(testEnv, binary16, is("inet6")); err != nil || conv[0].Kind != mysql.KindInet6 {
 		t.Fatalf("inet6: %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, oneColumnMap(mysql.MYSQL_TYPE_STRING, 0xfe04, 63), is("inet4")); err != nil || conv[0].kind != kindInet4 {
+	if _, conv, err := buildTable(testEnv, oneColumnMap(gomysql.MYSQL_TYPE_STRING, 0xfe04, 63), is("inet4")); err != nil || conv[0].Kind != mysql.KindInet4 {
 		t.Fatalf("inet4: %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, is("binary")); err != nil || conv[0].kind != kindBinaryFixed || conv[0].length != 16 {
+	if _, conv, err := buildTable(testEnv, binary16, is("binary")); err != nil || conv[0].Kind != mysql.KindBinaryFixed || conv[0].Length != 16 {
 		t.Fatalf("binary(16): %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, nil); err != nil || conv[0].kind != kindBinaryFixed {
+	if _, conv, err := buildTable(testEnv, binary16, nil); err != nil || conv[0].Kind != mysql.KindBinaryFixed {
 		t.Fatalf("binary(16) without information_schema: %v", err)
 	}
-	longtext := oneColumnMap(mysql.MYSQL_TYPE_BLOB, 4, 46)
+	longtext := oneColumnMap(gomysql.MYSQL_TYPE_BLOB, 4, 46)
 	jsonIS := is("longtext")
-	jsonIS.cols[0].json = true
-	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].kind != kindJSON || tbl.Columns[0].Type != schema.TypeJSON {
+	jsonIS.Columns[0].JSON = true
+	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].Kind != mysql.KindJSON || tbl.Columns[0].Type != schema.TypeJSON {
 		t.Fatalf("mariadb json: %v", err)
 	}
 
@@ -170,14 +171,14 @@ func TestBuildTableTypesTheBinlogHides(t *testing.T) {
 		name string
 		env  *buildEnv
 		tm   *replication.TableMapEvent
-		is   *isTable
+		is   *mysql.CatalogTable
 		raw  string
 	}{
 		{"uuid before 10.11", &old, binary16, is("uuid"), "uuid"},
 		{"unknown data-type plugin", testEnv, binary16, is("xmltype"), "xmltype"},
-		{"charset without exact decoder", testEnv, oneColumnMap(mysql.MYSQL_TYPE_VARCHAR, 40, 999), &isTable{cols: []isColumn{{name: "c", dataType: "varchar", columnType: "varchar(40)", charset: "armscii8", collation: "armscii8_general_ci"}}}, "armscii8"},
-		{"vector", testEnv, oneColumnMap(mysql.MYSQL_TYPE_VECTOR, 4, 0), nil, "vector"},
-		{"pre-5.0 decimal", testEnv, oneColumnMap(mysql.MYSQL_TYPE_DECIMAL, 0, 0), nil, "binlog type 0"},
+		{"charset without exact decoder", testEnv, oneColumnMap(gomysql.MYSQL_TYPE_VARCHAR, 40, 999), &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "c", DataType: "varchar", ColumnType: "varchar(40)", Charset: "armscii8", Collation: "armscii8_general_ci"}}}, "armscii8"},
+		{"vector", testEnv, oneColumnMap(gomysql.MYSQL_TYPE_VECTOR, 4, 0), nil, "vector"},
+		{"pre-5.0 decimal", testEnv, oneColumnMap(gomysql.MYSQL_TYPE_DECIMAL, 0, 0), nil, "binlog type 0"},
 	}
 	for _, u := range unsupported {
 		_, _, err := buildTable(u.env, u.tm, u.is)
@@ -192,13 +193,13 @@ func TestTableCacheKeepsPointerWhileShapeUnchanged(t *testing.T) {
 	s, _ := testSession(t, nil)
 	ctx := context.Background()
 	tm := smallTableMap(t)
-	a, err := s.tables.resolve(ctx, &s.sql, tm)
+	a, err := s.tables.resolve(ctx, s.sql, tm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again := *tm // the next transaction's identical table map
 	again.TableID = 99
-	b, err := s.tables.resolve(ctx, &s.sql, &again)
+	b, err := s.tables.resolve(ctx, s.sql, &again)
 	if err != nil || b.table != a.table {
 		t.Fatalf("identical table map: %v, same pointer %v", err, b.table == a.table)
 	}
@@ -206,14 +207,14 @@ func TestTableCacheKeepsPointerWhileShapeUnchanged(t *testing.T) {
 	// pointer.
 	s.tables.invalidate("ALTER TABLE t COMMENT 'x'", "tidemark_fixture")
 	s.tables.is["tidemark_fixture.t"] = nil // (what the reload would find)
-	c, err := s.tables.resolve(ctx, &s.sql, &again)
+	c, err := s.tables.resolve(ctx, s.sql, &again)
 	if err != nil || c == b || c.table != a.table {
 		t.Fatalf("after DDL: %v, rebuilt %v, same pointer %v", err, c != b, c.table == a.table)
 	}
 	// A new shape gets a new pointer.
 	wider := again
 	wider.ColumnMeta = []uint16{0, 80}
-	d, err := s.tables.resolve(ctx, &s.sql, &wider)
+	d, err := s.tables.resolve(ctx, s.sql, &wider)
 	if err != nil || d.table == a.table || d.table.Columns[1].Length != 20 {
 		t.Fatalf("new shape: %v %+v", err, d.table)
 	}

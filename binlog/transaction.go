@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/google/uuid"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // Transactions are tracked from their GTID event to their end: an XID event,
@@ -23,9 +24,9 @@ type txState struct {
 	active   bool
 	explicit bool // BEGIN (or "... START TRANSACTION") seen: ends at XID/COMMIT
 	gtid     string
-	maria    mariaGTID
+	maria    mysql.MariaGTID
 	sid      uuid.UUID
-	tag      mysql.Tag
+	tag      gomysql.Tag
 	gno      int64
 	commitUS int64 // commit time, µs since the epoch (0 unknown)
 	thread   int64 // originating connection id, -1 unknown
@@ -35,7 +36,7 @@ type txState struct {
 }
 
 func (s *session) beginMariaDB(ctx context.Context, h *replication.EventHeader, e *replication.MariadbGTIDEvent) error {
-	g := mariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
+	g := mysql.MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
 	if err := s.begin(ctx, g.String(), int64(h.Timestamp)*microsPerSecond); err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func (s *session) beginMySQL(ctx context.Context, h *replication.EventHeader, e 
 	if commit == 0 {
 		commit = int64(h.Timestamp) * microsPerSecond
 	}
-	if err := s.begin(ctx, mysqlGTIDText(sid, e.Tag, e.GNO), commit); err != nil {
+	if err := s.begin(ctx, mysql.MySQLGTIDText(sid, e.Tag, e.GNO), commit); err != nil {
 		return err
 	}
 	s.tx.sid, s.tx.tag, s.tx.gno = sid, e.Tag, e.GNO
@@ -147,26 +148,26 @@ func (s *session) endTx(ctx context.Context, h *replication.EventHeader) error {
 		return nil
 	}
 	if s.cfg.Flavor == change.FlavorMariaDB {
-		s.pos.addMaria(s.tx.maria, s.tx.gtid)
+		s.pos.AddMaria(s.tx.maria, s.tx.gtid)
 	} else {
-		s.pos.addMySQL(s.tx.sid, s.tx.tag, s.tx.gno)
+		s.pos.AddMySQL(s.tx.sid, s.tx.tag, s.tx.gno)
 	}
-	s.pos.file = s.file
+	s.pos.File = s.file
 	s.progress++
 	if h != nil && h.LogPos > 0 {
-		s.pos.pos = uint64(h.LogPos)
+		s.pos.Pos = uint64(h.LogPos)
 	}
 	now := time.Now()
 	s.observeLag(s.tx.commitUS, now)
 	commitUS := s.tx.commitUS
 	s.tx = txState{}
 	if s.hasPending {
-		s.pending.Position = s.pos.position()
+		s.pending.Position = s.pos.Position()
 		ev := s.pending
 		s.pending, s.hasPending = change.Event{}, false
 		return s.put(ctx, ev)
 	}
-	if s.lastPutSet != s.pos.text && now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointInterval {
+	if s.lastPutSet != s.pos.Text() && now.Sub(s.lastCheckpoint) >= s.cfg.CheckpointInterval {
 		return s.putCheckpoint(ctx, commitUS, now)
 	}
 	return nil
@@ -177,7 +178,7 @@ func (s *session) endTx(ctx context.Context, h *replication.EventHeader) error {
 // whose checkpoints were rate-limited away), Put it now.
 func (s *session) heartbeat(ctx context.Context) error {
 	s.m.lag.Set(0)
-	if s.tx.active || s.lastPutSet == s.pos.text {
+	if s.tx.active || s.lastPutSet == s.pos.Text() {
 		return nil
 	}
 	return s.putCheckpoint(ctx, 0, time.Now())
@@ -215,9 +216,9 @@ const checkpointSize = 256
 func (s *session) putCheckpoint(ctx context.Context, commitUS int64, now time.Time) error {
 	ev := change.Event{
 		Op:       change.OpCheckpoint,
-		Position: s.pos.position(),
+		Position: s.pos.Position(),
 		Source: change.Source{
-			Shard: s.cfg.Shard, Connector: string(s.cfg.Flavor), File: s.pos.file, Pos: s.pos.pos,
+			Shard: s.cfg.Shard, Connector: string(s.cfg.Flavor), File: s.pos.File, Pos: s.pos.Pos,
 			Thread: -1, TsMs: commitUS / 1000,
 		},
 		CommitUnixMicros: commitUS,
@@ -236,3 +237,5 @@ func (s *session) observeLag(commitUS int64, now time.Time) {
 	}
 	s.m.lag.Set(max(0, float64(now.UnixMicro()-commitUS)/microsPerSecond))
 }
+
+const microsPerSecond = 1_000_000

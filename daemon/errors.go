@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tidemark-cdc/tidemark/binlog"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/router"
 	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
@@ -62,9 +63,9 @@ func classifyError(err error) errorClass {
 	switch {
 	case errors.Is(err, ErrNoPrimaryKey), errors.As(err, &unsupported):
 		return errorClass{"schema", false}
-	case errors.Is(err, binlog.ErrPositionLost):
+	case errors.Is(err, mysql.ErrPositionLost):
 		return errorClass{"position_lost", false}
-	case errors.Is(err, binlog.ErrAccessDenied):
+	case errors.Is(err, mysql.ErrAccessDenied):
 		return errorClass{"access_denied", false}
 	case errors.As(err, &prereq):
 		return errorClass{"prerequisites", false}

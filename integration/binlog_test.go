@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidemark-cdc/tidemark/binlog"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
@@ -864,13 +865,13 @@ func TestBinlogCheck(t *testing.T) {
 		!strings.Contains(pe.Problems[1], "999999999") || pe.Shard != cfg.Shard {
 		t.Errorf("problems %q", pe.Problems)
 	}
-	if !errors.Is(err, binlog.ErrPositionLost) || binlog.Retryable(err) {
+	if !errors.Is(err, mysql.ErrPositionLost) || binlog.Retryable(err) {
 		t.Errorf("Check error should match ErrPositionLost and be terminal")
 	}
 
 	rr := startReader(t, cfg, bogus, nil)
 	err = waitDone(t, rr, "Run from a position the server does not have")
-	if !errors.Is(err, binlog.ErrPositionLost) || binlog.Retryable(err) {
+	if !errors.Is(err, mysql.ErrPositionLost) || binlog.Retryable(err) {
 		t.Fatalf("Run: %v, want terminal ErrPositionLost", err)
 	}
 	if !strings.Contains(err.Error(), cfg.Shard) || !strings.Contains(err.Error(), bogus.GTIDSet) {
@@ -916,7 +917,7 @@ func TestBinlogWrongPassword(t *testing.T) {
 		"Check": r.Check(ctx30(t), change.Position{}),
 		"Run":   waitDone(t, startReader(t, cfg, change.Position{}, nil), "Run with a wrong password"),
 	} {
-		if !errors.Is(err, binlog.ErrAccessDenied) || binlog.Retryable(err) {
+		if !errors.Is(err, mysql.ErrAccessDenied) || binlog.Retryable(err) {
 			t.Errorf("%s: %v, want terminal ErrAccessDenied", what, err)
 			continue
 		}

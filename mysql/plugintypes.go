@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import "strconv"
 
@@ -15,7 +15,7 @@ const hexDigits = "0123456789abcdef"
 // inside the storage engine, but the row image it writes to the binlog is the
 // plain RFC 4122 byte order: verified against SELECT on MariaDB 10.11 for
 // version 1, 4 and 7 UUIDs (integration test TestBinlogTypeMatrix). Older
-// servers are not trusted: see uuidVerified.
+// servers are not trusted: see UUIDVerified.
 func formatUUID(b []byte) string {
 	var out [36]byte
 	j := 0
@@ -30,12 +30,12 @@ func formatUUID(b []byte) string {
 	return string(out[:])
 }
 
-// uuidVerified reports whether the binlog byte order of MariaDB's UUID type
+// UUIDVerified reports whether the binlog byte order of MariaDB's UUID type
 // has been verified for this server version (10.11 and later). The UUID type
 // appeared in 10.7, and 10.7–10.10 changed its storage order in minor
 // releases (MDEV-29959); rather than risk a wrong value there, the reader
 // rejects UUID columns on those versions with an UnsupportedTypeError.
-func uuidVerified(major, minor int) bool {
+func UUIDVerified(major, minor int) bool {
 	return major > 10 || (major == 10 && minor >= 11)
 }
 

@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"encoding/hex"
@@ -54,8 +54,8 @@ func TestFormatUUIDAndInet4(t *testing.T) {
 	if got := formatInet4([]byte{255, 0, 10, 1}); got != "255.0.10.1" {
 		t.Errorf("formatInet4 = %s", got)
 	}
-	if uuidVerified(10, 10) || !uuidVerified(10, 11) || !uuidVerified(11, 4) {
-		t.Errorf("uuidVerified gate")
+	if UUIDVerified(10, 10) || !UUIDVerified(10, 11) || !UUIDVerified(11, 4) {
+		t.Errorf("UUIDVerified gate")
 	}
 }
 

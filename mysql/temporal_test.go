@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"strconv"
@@ -59,8 +59,8 @@ func TestAppendISOTimestamp(t *testing.T) {
 				usec = 0
 			}
 			want := time.Unix(sec, int64(usec)*1000).UTC().Format(layout) + "Z"
-			if got := string(appendISOTimestamp(nil, sec, usec, fsp)); got != want {
-				t.Errorf("appendISOTimestamp(%d, %d, %d) = %s, want %s", sec, usec, fsp, got, want)
+			if got := string(AppendISOTimestamp(nil, sec, usec, fsp)); got != want {
+				t.Errorf("AppendISOTimestamp(%d, %d, %d) = %s, want %s", sec, usec, fsp, got, want)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ import (
 // go-mysql's boxed value whenever it already is the canonical one (no new
 // allocation), and never uses fmt or reflection on success.
 //
-// What go-mysql hands over (BinlogSyncerConfig as set in reader.go:
+// What go-mysql hands over (BinlogSyncerConfig as set in binlog/reader.go:
 // ParseTime, UseDecimal=false, RenderJSONAsMySQLText):
 //
 //	TINYINT..BIGINT   int8/uint8 .. int64/uint64 (signedness from the table map, may be absent)
@@ -34,53 +34,58 @@ import (
 //	TEXT/BLOB/GEOMETRY []byte
 //	JSON (MySQL)      string (JSON text), []byte{} for an empty document, *JsonDiff for partial updates
 
-// valueKind is how a column's values are converted.
-type valueKind uint8
+// ValueKind is how a column's values are converted.
+type ValueKind uint8
 
 const (
-	kindInt32 valueKind = iota + 1
-	kindInt64
-	kindUint64
-	kindYear
-	kindDecimal
-	kindFloat
-	kindDouble
-	kindBool
-	kindBits
-	kindText
-	kindBytes
-	kindBinaryFixed
-	kindEnum
-	kindSet
-	kindJSON
-	kindDate
-	kindTime
-	kindDateTimeMillis
-	kindDateTimeMicros
-	kindTimestamp
-	kindGeometry
-	kindUUID
-	kindInet4
-	kindInet6
+	KindInt32 ValueKind = iota + 1
+	KindInt64
+	KindUint64
+	KindYear
+	KindDecimal
+	KindFloat
+	KindDouble
+	KindBool
+	KindBits
+	KindText
+	KindBytes
+	KindBinaryFixed
+	KindEnum
+	KindSet
+	KindJSON
+	KindDate
+	KindTime
+	KindDateTimeMillis
+	KindDateTimeMicros
+	KindTimestamp
+	KindGeometry
+	KindUUID
+	KindInet4
+	KindInet6
 )
 
-// converter converts the values of one column.
-type converter struct {
-	kind     valueKind
-	name     string // column name, for errors
-	width    uint8  // integer width in bytes (1, 2, 3, 4, 8)
-	unsigned bool
-	nullable bool
-	fsp      int
-	length   int // BINARY(n) length in bytes; BIT width in bytes
-	text     *textDecoder
-	enum     []any    // boxed ENUM member names (UTF-8), index-1
-	set      []string // SET member names (UTF-8), bit order
-	zero     any      // value of a zero date in a NOT NULL column (the epoch)
-	// binaryJSON marks MySQL's native JSON type (go-mysql renders its binary
+// Converter converts the values of one column. Its fields are compiled once
+// per table shape by the stage that knows the column (the binlog reader from
+// the table-map event); Convert is then called per value.
+type Converter struct {
+	Kind     ValueKind
+	Name     string // column name, for errors
+	Width    uint8  // integer width in bytes (1, 2, 3, 4, 8)
+	Unsigned bool
+	Nullable bool
+	FSP      int
+	Length   int // BINARY(n) length in bytes; BIT width in bytes
+	Text     *TextDecoder
+	Enum     []any    // boxed ENUM member names (UTF-8), index-1
+	Set      []string // SET member names (UTF-8), bit order
+	Zero     any      // value of a zero date in a NOT NULL column (the epoch)
+	// BinaryJSON marks MySQL's native JSON type (go-mysql renders its binary
 	// form as text); MariaDB's JSON is LONGTEXT and arrives as plain text.
-	binaryJSON bool
+	BinaryJSON bool
 }
+
+// SizeNull is the size estimate of a NULL value held in an event.
+const SizeNull = sizeIface
 
 // Size estimates (bytes) of a value held in an event: the interface plus
 // the boxed payload. Strings and slices add their length.
@@ -92,13 +97,13 @@ const (
 	sizeGeomHdr = sizeIface + 24 + 8 + 8
 )
 
-// convert returns the canonical value of v (never nil: callers handle SQL
+// Convert returns the canonical value of v (never nil: callers handle SQL
 // NULL) and an estimate of its size in bytes.
-func (c *converter) convert(v any) (any, int, error) {
-	switch c.kind {
-	case kindInt32, kindInt64, kindUint64:
+func (c *Converter) Convert(v any) (any, int, error) {
+	switch c.Kind {
+	case KindInt32, KindInt64, KindUint64:
 		return c.integer(v)
-	case kindYear:
+	case KindYear:
 		n, ok := v.(int)
 		if !ok {
 			return c.unexpected(v)
@@ -107,7 +112,7 @@ func (c *converter) convert(v any) (any, int, error) {
 			return boxedYears[n], sizeScalar, nil
 		}
 		return int32(n), sizeScalar, nil
-	case kindDecimal:
+	case KindDecimal:
 		s, ok := v.(string)
 		if !ok {
 			return c.unexpected(v)
@@ -116,36 +121,36 @@ func (c *converter) convert(v any) (any, int, error) {
 			return s[1:], sizeString + len(s) - 1, nil // no negative zero
 		}
 		return v, sizeString + len(s), nil
-	case kindFloat:
+	case KindFloat:
 		if _, ok := v.(float32); ok {
 			return v, sizeScalar, nil
 		}
 		return c.unexpected(v)
-	case kindDouble:
+	case KindDouble:
 		if _, ok := v.(float64); ok {
 			return v, sizeScalar, nil
 		}
 		return c.unexpected(v)
-	case kindBool:
+	case KindBool:
 		n, ok := v.(int64)
 		if !ok {
 			return c.unexpected(v)
 		}
 		return n != 0, sizeScalar, nil
-	case kindBits:
+	case KindBits:
 		n, ok := v.(int64)
 		if !ok {
 			return c.unexpected(v)
 		}
 		// Debezium's io.debezium.data.Bits: little-endian, (n+7)/8 bytes.
-		out := make([]byte, c.length)
+		out := make([]byte, c.Length)
 		for i := range out {
 			out[i] = byte(uint64(n) >> (8 * i))
 		}
 		return out, sizeSlice + len(out), nil
-	case kindText, kindJSON:
+	case KindText, KindJSON:
 		return c.textValue(v)
-	case kindBytes:
+	case KindBytes:
 		switch b := v.(type) {
 		case []byte:
 			return v, sizeSlice + len(b), nil
@@ -153,17 +158,17 @@ func (c *converter) convert(v any) (any, int, error) {
 			return []byte(b), sizeSlice + len(b), nil
 		}
 		return c.unexpected(v)
-	case kindBinaryFixed:
+	case KindBinaryFixed:
 		s, ok := v.(string)
 		if !ok {
 			return c.unexpected(v)
 		}
 		// MySQL right-pads BINARY(n) with zero bytes and the binlog strips
 		// them again; SELECT returns all n bytes, so restore them.
-		out := make([]byte, max(c.length, len(s)))
+		out := make([]byte, max(c.Length, len(s)))
 		copy(out, s)
 		return out, sizeSlice + len(out), nil
-	case kindEnum:
+	case KindEnum:
 		n, ok := v.(int64)
 		if !ok {
 			return c.unexpected(v)
@@ -171,15 +176,15 @@ func (c *converter) convert(v any) (any, int, error) {
 		if n == 0 {
 			return "", sizeString, nil // the '' error value of a non-strict insert
 		}
-		if n < 0 || int(n) > len(c.enum) {
-			return nil, 0, terminal(fmt.Errorf("column %s: ENUM index %d out of range (%d members)", c.name, n, len(c.enum)))
+		if n < 0 || int(n) > len(c.Enum) {
+			return nil, 0, undecodable(fmt.Errorf("column %s: ENUM index %d out of range (%d members)", c.Name, n, len(c.Enum)))
 		}
-		return c.enum[n-1], sizeString, nil
-	case kindSet:
+		return c.Enum[n-1], sizeString, nil
+	case KindSet:
 		return c.setValue(v)
-	case kindDate:
+	case KindDate:
 		return c.date(v)
-	case kindTime:
+	case KindTime:
 		s, ok := v.(string)
 		if !ok {
 			return c.unexpected(v)
@@ -189,47 +194,47 @@ func (c *converter) convert(v any) (any, int, error) {
 			return c.malformed(s)
 		}
 		return us, sizeScalar, nil
-	case kindDateTimeMillis, kindDateTimeMicros:
+	case KindDateTimeMillis, KindDateTimeMicros:
 		return c.datetime(v)
-	case kindTimestamp:
+	case KindTimestamp:
 		return c.timestamp(v)
-	case kindGeometry:
+	case KindGeometry:
 		b, ok := v.([]byte)
 		if !ok {
 			return c.unexpected(v)
 		}
 		if len(b) < 4 {
-			return nil, 0, terminal(fmt.Errorf("column %s: geometry value of %d bytes has no SRID", c.name, len(b)))
+			return nil, 0, undecodable(fmt.Errorf("column %s: geometry value of %d bytes has no SRID", c.Name, len(b)))
 		}
 		g := schema.Geometry{WKB: b[4:]}
 		if srid := int32(binary.LittleEndian.Uint32(b)); srid != 0 {
 			g.SRID = &srid // Debezium: SRID 0 means unset (null)
 		}
 		return g, sizeGeomHdr + len(b), nil
-	case kindUUID, kindInet4, kindInet6:
+	case KindUUID, KindInet4, KindInet6:
 		return c.pluginValue(v)
 	}
-	return nil, 0, terminal(fmt.Errorf("column %s: no converter", c.name))
+	return nil, 0, undecodable(fmt.Errorf("column %s: no Converter", c.Name))
 }
 
 // integer converts any of go-mysql's integer types using the column's own
 // width and signedness, so that it is exact whether or not the table map
 // carried signedness (go-mysql decodes as signed without it).
-func (c *converter) integer(v any) (any, int, error) {
+func (c *Converter) integer(v any) (any, int, error) {
 	var raw uint64
 	switch x := v.(type) {
 	case int32:
-		if c.kind == kindInt32 && c.width == 4 && !c.unsigned {
+		if c.Kind == KindInt32 && c.Width == 4 && !c.Unsigned {
 			return v, sizeScalar, nil // INT: already canonical
 		}
 		raw = uint64(uint32(x))
 	case int64:
-		if c.kind == kindInt64 && c.width == 8 {
+		if c.Kind == KindInt64 && c.Width == 8 {
 			return v, sizeScalar, nil // BIGINT: already canonical
 		}
 		raw = uint64(x)
 	case uint64:
-		if c.kind == kindUint64 {
+		if c.Kind == KindUint64 {
 			return v, sizeScalar, nil // BIGINT UNSIGNED: already canonical
 		}
 		raw = x
@@ -246,46 +251,46 @@ func (c *converter) integer(v any) (any, int, error) {
 	default:
 		return c.unexpected(v)
 	}
-	shift := 64 - 8*uint(c.width)
+	shift := 64 - 8*uint(c.Width)
 	raw = raw << shift >> shift // keep the column's width
 	switch {
-	case c.kind == kindUint64:
+	case c.Kind == KindUint64:
 		return raw, sizeScalar, nil
-	case c.unsigned && c.kind == kindInt64:
+	case c.Unsigned && c.Kind == KindInt64:
 		return int64(raw), sizeScalar, nil
-	case c.unsigned:
+	case c.Unsigned:
 		return int32(raw), sizeScalar, nil
-	case c.kind == kindInt64:
+	case c.Kind == KindInt64:
 		return int64(raw), sizeScalar, nil
 	}
 	return int32(int64(raw<<shift) >> shift), sizeScalar, nil // sign-extend
 }
 
-func (c *converter) textValue(v any) (any, int, error) {
+func (c *Converter) textValue(v any) (any, int, error) {
 	var s string
 	switch x := v.(type) {
 	case string:
 		s = x
 	case []byte:
-		if len(x) == 0 && c.binaryJSON {
+		if len(x) == 0 && c.BinaryJSON {
 			// MySQL: an empty JSON document (INSERT IGNORE of NULL into a
 			// NOT NULL column) reads back as the JSON null literal.
 			return "null", sizeString + 4, nil
 		}
 		s = bytesAsString(x)
 	case *replication.JsonDiff:
-		return nil, 0, terminal(fmt.Errorf("column %s: partial JSON update in the binlog; set binlog_row_value_options='' so rows carry full JSON values", c.name))
+		return nil, 0, undecodable(fmt.Errorf("column %s: partial JSON update in the binlog; set binlog_row_value_options='' so rows carry full JSON values", c.Name))
 	default:
 		return c.unexpected(v)
 	}
-	out := c.text.decode(s)
+	out := c.Text.Decode(s)
 	if _, isString := v.(string); isString && sameString(out, s) {
 		return v, sizeString + len(s), nil // reuse go-mysql's boxed string
 	}
 	return out, sizeString + len(out), nil
 }
 
-func (c *converter) setValue(v any) (any, int, error) {
+func (c *Converter) setValue(v any) (any, int, error) {
 	n, ok := v.(int64)
 	if !ok {
 		return c.unexpected(v)
@@ -294,14 +299,14 @@ func (c *converter) setValue(v any) (any, int, error) {
 	if bitsSet == 0 {
 		return "", sizeString, nil
 	}
-	if hi := 64 - bits.LeadingZeros64(bitsSet); hi > len(c.set) {
-		return nil, 0, terminal(fmt.Errorf("column %s: SET bitmap %#x has bits beyond its %d members", c.name, bitsSet, len(c.set)))
+	if hi := 64 - bits.LeadingZeros64(bitsSet); hi > len(c.Set) {
+		return nil, 0, undecodable(fmt.Errorf("column %s: SET bitmap %#x has bits beyond its %d members", c.Name, bitsSet, len(c.Set)))
 	}
 	if bitsSet&(bitsSet-1) == 0 {
-		return c.set[bits.TrailingZeros64(bitsSet)], sizeString, nil
+		return c.Set[bits.TrailingZeros64(bitsSet)], sizeString, nil
 	}
 	var b strings.Builder
-	for i, name := range c.set {
+	for i, name := range c.Set {
 		if bitsSet&(1<<i) != 0 {
 			if b.Len() > 0 {
 				b.WriteByte(',')
@@ -314,14 +319,14 @@ func (c *converter) setValue(v any) (any, int, error) {
 
 // zeroDate is the value of a zero (or partly zero) date: NULL for a nullable
 // column, the epoch for a NOT NULL one (Debezium's behaviour).
-func (c *converter) zeroDate() (any, int, error) {
-	if c.nullable {
+func (c *Converter) zeroDate() (any, int, error) {
+	if c.Nullable {
 		return nil, 0, nil
 	}
-	return c.zero, sizeString, nil
+	return c.Zero, sizeString, nil
 }
 
-func (c *converter) date(v any) (any, int, error) {
+func (c *Converter) date(v any) (any, int, error) {
 	s, ok := v.(string)
 	if !ok {
 		return c.unexpected(v)
@@ -336,7 +341,7 @@ func (c *converter) date(v any) (any, int, error) {
 	return int32(daysFromCivil(y, m, d)), sizeScalar, nil
 }
 
-func (c *converter) datetime(v any) (any, int, error) {
+func (c *Converter) datetime(v any) (any, int, error) {
 	var us int64
 	switch x := v.(type) {
 	case time.Time:
@@ -353,7 +358,7 @@ func (c *converter) datetime(v any) (any, int, error) {
 	default:
 		return c.unexpected(v)
 	}
-	if c.kind == kindDateTimeMillis {
+	if c.Kind == KindDateTimeMillis {
 		// fsp <= 3: the value is a whole number of milliseconds.
 		return floorDiv(us, 1000), sizeScalar, nil
 	}
@@ -368,11 +373,11 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (c *converter) timestamp(v any) (any, int, error) {
+func (c *Converter) timestamp(v any) (any, int, error) {
 	switch x := v.(type) {
 	case time.Time:
 		var buf [32]byte
-		b := appendISOTimestamp(buf[:0], x.Unix(), x.Nanosecond()/1000, c.fsp)
+		b := AppendISOTimestamp(buf[:0], x.Unix(), x.Nanosecond()/1000, c.FSP)
 		return string(b), sizeString + len(b), nil
 	case string:
 		// go-mysql renders only the zero timestamp as text.
@@ -384,25 +389,25 @@ func (c *converter) timestamp(v any) (any, int, error) {
 	return c.unexpected(v)
 }
 
-func (c *converter) pluginValue(v any) (any, int, error) {
+func (c *Converter) pluginValue(v any) (any, int, error) {
 	s, ok := v.(string)
 	if !ok {
 		return c.unexpected(v)
 	}
 	var buf [16]byte
 	n := 16
-	if c.kind == kindInet4 {
+	if c.Kind == KindInet4 {
 		n = 4
 	}
 	if len(s) > n {
-		return nil, 0, terminal(fmt.Errorf("column %s: %d-byte value for a %d-byte type", c.name, len(s), n))
+		return nil, 0, undecodable(fmt.Errorf("column %s: %d-byte value for a %d-byte type", c.Name, len(s), n))
 	}
 	copy(buf[:], s) // restore the zero bytes the binlog strips
 	var out string
-	switch c.kind {
-	case kindUUID:
+	switch c.Kind {
+	case KindUUID:
 		out = formatUUID(buf[:])
-	case kindInet4:
+	case KindInet4:
 		out = formatInet4(buf[:])
 	default:
 		out = formatInet6(buf[:])
@@ -410,12 +415,12 @@ func (c *converter) pluginValue(v any) (any, int, error) {
 	return out, sizeString + len(out), nil
 }
 
-func (c *converter) unexpected(v any) (any, int, error) {
-	return nil, 0, terminal(fmt.Errorf("column %s: unexpected decoded value of type %T", c.name, v))
+func (c *Converter) unexpected(v any) (any, int, error) {
+	return nil, 0, undecodable(fmt.Errorf("column %s: unexpected decoded value of type %T", c.Name, v))
 }
 
-func (c *converter) malformed(s string) (any, int, error) {
-	return nil, 0, terminal(fmt.Errorf("column %s: malformed temporal value %q", c.name, s))
+func (c *Converter) malformed(s string) (any, int, error) {
+	return nil, 0, undecodable(fmt.Errorf("column %s: malformed temporal value %q", c.Name, s))
 }
 
 // boxedYears holds YEAR values as boxed int32s so that converting one does

@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 // Date and time helpers for the canonical temporal values (schema/value.go).
 // go-mysql hands dates, times and pre-1970 datetimes over as text
@@ -154,10 +154,10 @@ func parseTime(s string) (int64, bool) {
 	return v, true
 }
 
-// appendISOTimestamp appends the UTC instant unixSec.usec as ISO-8601 with
+// AppendISOTimestamp appends the UTC instant unixSec.usec as ISO-8601 with
 // exactly fsp fraction digits and a Z suffix: "2024-05-06T07:08:09.123456Z"
 // (Debezium's ZonedTimestamp for a TIMESTAMP(fsp) column).
-func appendISOTimestamp(b []byte, unixSec int64, usec int, fsp int) []byte {
+func AppendISOTimestamp(b []byte, unixSec int64, usec int, fsp int) []byte {
 	days := unixSec / secondsPerDay
 	rem := unixSec % secondsPerDay
 	if rem < 0 {

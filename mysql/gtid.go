@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"errors"
@@ -7,26 +7,26 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tidemark-cdc/tidemark/change"
 )
 
-// mariaGTID is one MariaDB GTID, domain-server-sequence. A MariaDB position
+// MariaGTID is one MariaDB GTID, domain-server-sequence. A MariaDB position
 // holds one per replication domain: the last transaction applied in it.
-type mariaGTID struct {
+type MariaGTID struct {
 	Domain uint32
 	Server uint32
 	Seq    uint64
 }
 
-func (g mariaGTID) String() string {
+func (g MariaGTID) String() string {
 	var buf [64]byte
 	return string(g.append(buf[:0]))
 }
 
-func (g mariaGTID) append(b []byte) []byte {
+func (g MariaGTID) append(b []byte) []byte {
 	b = strconv.AppendUint(b, uint64(g.Domain), 10)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, uint64(g.Server), 10)
@@ -34,12 +34,12 @@ func (g mariaGTID) append(b []byte) []byte {
 	return strconv.AppendUint(b, g.Seq, 10)
 }
 
-// parseMariaGTIDs parses a MariaDB GTID position ("0-1-42,1-2-7", as
+// ParseMariaGTIDs parses a MariaDB GTID position ("0-1-42,1-2-7", as
 // @@gtid_binlog_pos prints it; spaces around elements are allowed). It
 // rejects two GTIDs of one domain, which a position cannot hold, and returns
 // the GTIDs sorted by domain.
-func parseMariaGTIDs(s string) ([]mariaGTID, error) {
-	out, err := parseMariaGTIDList(s)
+func ParseMariaGTIDs(s string) ([]MariaGTID, error) {
+	out, err := ParseMariaGTIDList(s)
 	if err != nil {
 		return nil, err
 	}
@@ -51,15 +51,15 @@ func parseMariaGTIDs(s string) ([]mariaGTID, error) {
 	return out, nil
 }
 
-// parseMariaGTIDList parses a list of MariaDB GTIDs that may hold several
+// ParseMariaGTIDList parses a list of MariaDB GTIDs that may hold several
 // per domain (@@gtid_binlog_state: one per domain and server), sorted by
 // domain.
-func parseMariaGTIDList(s string) ([]mariaGTID, error) {
+func ParseMariaGTIDList(s string) ([]MariaGTID, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
-	var out []mariaGTID
+	var out []MariaGTID
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		d, rest, ok1 := strings.Cut(part, "-")
@@ -73,13 +73,13 @@ func parseMariaGTIDList(s string) ([]mariaGTID, error) {
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, fmt.Errorf("MariaDB GTID %q: %w", part, err)
 		}
-		out = append(out, mariaGTID{uint32(domain), uint32(server), n})
+		out = append(out, MariaGTID{uint32(domain), uint32(server), n})
 	}
-	slices.SortStableFunc(out, func(a, b mariaGTID) int { return int64cmp(int64(a.Domain), int64(b.Domain)) })
+	slices.SortStableFunc(out, func(a, b MariaGTID) int { return int64cmp(int64(a.Domain), int64(b.Domain)) })
 	return out, nil
 }
 
-func formatMariaGTIDs(gs []mariaGTID) string {
+func FormatMariaGTIDs(gs []MariaGTID) string {
 	var buf [128]byte
 	b := buf[:0]
 	for i, g := range gs {
@@ -101,54 +101,54 @@ func int64cmp(a, b int64) int {
 	return 0
 }
 
-// gtidState is the set of transactions the reader has completely read, in
+// GTIDState is the set of transactions the reader has completely read, in
 // the server's own GTID format, plus where in the binlog the last one ended.
 // It only changes at transaction boundaries.
-type gtidState struct {
+type GTIDState struct {
 	flavor change.Flavor
-	maria  []mariaGTID         // MariaDB: sorted by domain
-	mysql  *mysql.MysqlGTIDSet // MySQL: executed set
-	text   string              // canonical text of the set, cached per commit
-	file   string
-	pos    uint64
+	maria  []MariaGTID           // MariaDB: sorted by domain
+	mysql  *gomysql.MysqlGTIDSet // MySQL: executed set
+	text   string                // canonical text of the set, cached per commit
+	File   string                // binlog file where the last complete transaction ended (informational)
+	Pos    uint64                // offset in File after it
 }
 
-// newGTIDState parses a stored position of the given flavour.
-func newGTIDState(flavor change.Flavor, p change.Position) (*gtidState, error) {
+// NewGTIDState parses a stored position of the given flavour.
+func NewGTIDState(flavor change.Flavor, p change.Position) (*GTIDState, error) {
 	if p.Flavor != "" && p.Flavor != flavor {
 		return nil, fmt.Errorf("stored position is a %s position but the shard is configured as %s", p.Flavor, flavor)
 	}
 	// An empty GTID set is a valid position: "before the first transaction"
 	// (a server without any GTID yet); File then keeps the position non-zero.
-	s := &gtidState{flavor: flavor, file: p.File, pos: p.Pos}
+	s := &GTIDState{flavor: flavor, File: p.File, Pos: p.Pos}
 	switch flavor {
 	case change.FlavorMariaDB:
-		gs, err := parseMariaGTIDs(p.GTIDSet)
+		gs, err := ParseMariaGTIDs(p.GTIDSet)
 		if err != nil {
 			return nil, err
 		}
 		s.maria = gs
-		s.text = formatMariaGTIDs(gs)
+		s.text = FormatMariaGTIDs(gs)
 	default:
-		set, err := mysql.ParseMysqlGTIDSet(p.GTIDSet)
+		set, err := gomysql.ParseMysqlGTIDSet(p.GTIDSet)
 		if err != nil {
 			return nil, fmt.Errorf("MySQL GTID set %q: %w", p.GTIDSet, err)
 		}
-		s.mysql = set.(*mysql.MysqlGTIDSet)
+		s.mysql = set.(*gomysql.MysqlGTIDSet)
 		s.text = s.mysql.String()
 	}
 	return s, nil
 }
 
-// position is the change.Position a later Run resumes from exactly.
-func (s *gtidState) position() change.Position {
-	return change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.file, Pos: s.pos}
+// Position is the change.Position a later Run resumes from exactly.
+func (s *GTIDState) Position() change.Position {
+	return change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.File, Pos: s.Pos}
 }
 
-// addMaria records a completed MariaDB transaction; text is g.String(),
+// AddMaria records a completed MariaDB transaction; text is g.String(),
 // reused as the position's text when it is the only domain.
-func (s *gtidState) addMaria(g mariaGTID, text string) {
-	i, found := slices.BinarySearchFunc(s.maria, g.Domain, func(e mariaGTID, d uint32) int {
+func (s *GTIDState) AddMaria(g MariaGTID, text string) {
+	i, found := slices.BinarySearchFunc(s.maria, g.Domain, func(e MariaGTID, d uint32) int {
 		return int64cmp(int64(e.Domain), int64(d))
 	})
 	if found {
@@ -160,26 +160,26 @@ func (s *gtidState) addMaria(g mariaGTID, text string) {
 		s.text = text
 		return
 	}
-	s.text = formatMariaGTIDs(s.maria)
+	s.text = FormatMariaGTIDs(s.maria)
 }
 
-// addMySQL records a completed MySQL transaction.
-func (s *gtidState) addMySQL(sid uuid.UUID, tag mysql.Tag, gno int64) {
+// AddMySQL records a completed MySQL transaction.
+func (s *GTIDState) AddMySQL(sid uuid.UUID, tag gomysql.Tag, gno int64) {
 	s.mysql.AddGTIDWithTag(sid, tag, gno)
 	s.text = s.mysql.String()
 }
 
-// syncSet is the position as go-mysql's start argument.
-func (s *gtidState) syncSet() (mysql.GTIDSet, error) {
+// SyncSet is the position as go-mysql's start argument.
+func (s *GTIDState) SyncSet() (gomysql.GTIDSet, error) {
 	if s.flavor == change.FlavorMariaDB {
-		return mysql.ParseMariadbGTIDSet(s.text)
+		return gomysql.ParseMariadbGTIDSet(s.text)
 	}
-	return mysql.ParseMysqlGTIDSet(s.text)
+	return gomysql.ParseMysqlGTIDSet(s.text)
 }
 
-// mysqlGTIDText is the GTID of one MySQL transaction as Debezium's
+// MySQLGTIDText is the GTID of one MySQL transaction as Debezium's
 // source.gtid shows it: "uuid:gno" or "uuid:tag:gno".
-func mysqlGTIDText(sid uuid.UUID, tag mysql.Tag, gno int64) string {
+func MySQLGTIDText(sid uuid.UUID, tag gomysql.Tag, gno int64) string {
 	b := make([]byte, 0, 36+1+20+len(tag.String())+1)
 	b = append(b, sid.String()...)
 	b = append(b, ':')
@@ -190,3 +190,6 @@ func mysqlGTIDText(sid uuid.UUID, tag mysql.Tag, gno int64) string {
 	b = strconv.AppendInt(b, gno, 10)
 	return string(b)
 }
+
+// Text is the canonical text of the set (what Position().GTIDSet holds).
+func (s *GTIDState) Text() string { return s.text }

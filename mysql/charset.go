@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"strings"
@@ -14,11 +14,11 @@ import (
 	"golang.org/x/text/encoding/traditionalchinese"
 )
 
-// A textDecoder turns a column's bytes in its MySQL character set into valid
+// A TextDecoder turns a column's bytes in its MySQL character set into valid
 // UTF-8. The binlog carries CHAR/VARCHAR/TEXT values (and ENUM/SET member
 // names in the table map) in the column's character set; canonical strings
 // are always UTF-8 (schema/value.go).
-type textDecoder struct {
+type TextDecoder struct {
 	charset string
 	kind    decoderKind
 	table   *[256]rune        // single-byte charsets
@@ -59,38 +59,38 @@ var multiByteCharsets = map[string]encoding.Encoding{
 	"ujis": japanese.EUCJP, "eucjpms": japanese.EUCJP, "euckr": korean.EUCKR,
 }
 
-// newTextDecoder returns the decoder of a MySQL character set, or false
+// NewTextDecoder returns the decoder of a MySQL character set, or false
 // when Tidemark cannot convert it exactly (dec8, hp8, swe7, armscii8,
 // keybcs2, macce, geostd8, ...): such a column is an UnsupportedTypeError
 // rather than a silently garbled string.
-func newTextDecoder(charset string) (*textDecoder, bool) {
+func NewTextDecoder(charset string) (*TextDecoder, bool) {
 	switch charset {
 	case "utf8mb4", "utf8mb3", "utf8":
-		return &textDecoder{charset: charset, kind: decUTF8}, true
+		return &TextDecoder{charset: charset, kind: decUTF8}, true
 	case "ascii":
 		// Bytes above 0x7f cannot be stored in an ascii column; decode as
 		// latin1 so that a stray one still yields valid UTF-8.
-		return &textDecoder{charset: charset, kind: decSingleByte, table: latin1Table()}, true
+		return &TextDecoder{charset: charset, kind: decSingleByte, table: latin1Table()}, true
 	case "ucs2":
-		return &textDecoder{charset: charset, kind: decUCS2}, true
+		return &TextDecoder{charset: charset, kind: decUCS2}, true
 	case "utf16":
-		return &textDecoder{charset: charset, kind: decUTF16}, true
+		return &TextDecoder{charset: charset, kind: decUTF16}, true
 	case "utf16le":
-		return &textDecoder{charset: charset, kind: decUTF16LE}, true
+		return &TextDecoder{charset: charset, kind: decUTF16LE}, true
 	case "utf32":
-		return &textDecoder{charset: charset, kind: decUTF32}, true
+		return &TextDecoder{charset: charset, kind: decUTF32}, true
 	case "latin1":
-		return &textDecoder{charset: charset, kind: decSingleByte, table: latin1Table()}, true
+		return &TextDecoder{charset: charset, kind: decSingleByte, table: latin1Table()}, true
 	}
 	if cm, ok := singleByteCharsets[charset]; ok {
 		var t [256]rune
 		for i := range t {
 			t[i] = cm.DecodeByte(byte(i))
 		}
-		return &textDecoder{charset: charset, kind: decSingleByte, table: &t}, true
+		return &TextDecoder{charset: charset, kind: decSingleByte, table: &t}, true
 	}
 	if enc, ok := multiByteCharsets[charset]; ok {
-		return &textDecoder{charset: charset, kind: decXText, enc: enc}, true
+		return &TextDecoder{charset: charset, kind: decXText, enc: enc}, true
 	}
 	return nil, false
 }
@@ -107,9 +107,9 @@ func latin1Table() *[256]rune {
 	return &t
 }
 
-// decode converts s to valid UTF-8. UTF-8 and ASCII-only values are returned
+// Decode converts s to valid UTF-8. UTF-8 and ASCII-only values are returned
 // as they are, without copying.
-func (d *textDecoder) decode(s string) string {
+func (d *TextDecoder) Decode(s string) string {
 	switch d.kind {
 	case decUTF8:
 		if utf8.ValidString(s) {

@@ -1,0 +1,125 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// queryTimeout bounds one metadata query (information_schema, variables).
+const queryTimeout = 30 * time.Second
+
+// ConnConfig locates and authenticates a server.
+type ConnConfig struct {
+	Addr     string // host:port
+	User     string
+	Password string // never appears in errors
+	TLS      *tls.Config
+}
+
+// Conn is a plain SQL connection to a shard, for metadata queries beside
+// the binlog stream (and the snapshot's chunk queries). It connects lazily,
+// is used from one goroutine at a time, and drops the connection after a
+// network error so that the next query reconnects.
+type Conn struct {
+	cfg ConnConfig
+	c   *client.Conn
+}
+
+// NewConn returns an unconnected Conn. It does no I/O.
+func NewConn(cfg ConnConfig) *Conn { return &Conn{cfg: cfg} }
+
+// Value is one cell of a result: its text and whether it was NULL.
+type Value struct {
+	S    string
+	Null bool
+}
+
+func (q *Conn) connect(ctx context.Context) error {
+	if q.c != nil {
+		return nil
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	c, err := client.ConnectWithDialer(ctx, "tcp", q.cfg.Addr, q.cfg.User, q.cfg.Password, "", dialer.DialContext,
+		func(c *client.Conn) error {
+			if q.cfg.TLS != nil {
+				c.SetTLSConfig(q.cfg.TLS)
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("connect: %w", ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	}
+	q.c = c
+	return nil
+}
+
+// Query runs one statement and returns its rows as text. ctx cancels it by
+// closing the connection.
+func (q *Conn) Query(ctx context.Context, stmt string, args ...any) ([][]Value, error) {
+	if err := q.connect(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	c := q.c
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	res, err := c.Execute(stmt, args...)
+	if !stop() || err != nil {
+		var me *gomysql.MyError
+		if !errors.As(err, &me) { // not a server error: the connection is unusable
+			_ = c.Close()
+			q.c = nil
+		}
+		if err == nil || ctx.Err() != nil {
+			return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	}
+	if res == nil || res.Resultset == nil {
+		return nil, nil
+	}
+	rows := make([][]Value, len(res.Values))
+	for i, row := range res.Values {
+		rows[i] = make([]Value, len(row))
+		for j, v := range row {
+			if v.Type == gomysql.FieldValueTypeNull {
+				rows[i][j].Null = true
+				continue
+			}
+			s, _ := res.GetString(i, j)
+			rows[i][j].S = strings.Clone(s) // the result buffer may be reused
+		}
+	}
+	return rows, nil
+}
+
+// Connected reports whether the connection is open: after a failed Query,
+// false means the connection broke (rather than the server refusing the
+// statement).
+func (q *Conn) Connected() bool { return q.c != nil }
+
+// Close closes the connection; the next Query reconnects.
+func (q *Conn) Close() {
+	if q.c != nil {
+		_ = q.c.Close()
+		q.c = nil
+	}
+}
+
+func abbreviate(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
