@@ -63,6 +63,16 @@ type Config struct {
 	// (default 24h; negative disables the check): a shorter one lets a
 	// connector stopped over a weekend lose its position.
 	MinBinlogRetention time.Duration
+	// Retryable decides whether a lost binlog connection (a *ConnectionError)
+	// is worth reconnecting in place: the daemon passes its one error
+	// classifier. Nil means never: every error is returned from Run.
+	Retryable func(error) bool
+	// OnStreaming, when set, is called each time a binlog connection is
+	// open and streaming from a fixed position (the first time, and again
+	// after every in-place reconnect), with that position: every row
+	// committed from then on is captured, so this is when the shard is
+	// ready. From Run's goroutine; it must not block.
+	OnStreaming func(from change.Position)
 	// OnReconnect, when set, is told of every lost connection the reader
 	// retries itself (from Run's goroutine; it must not block), so that the
 	// caller can show it, e.g. in a status page.

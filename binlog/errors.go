@@ -1,16 +1,10 @@
 package binlog
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-mysql-org/go-mysql/replication"
-
-	"github.com/tidemark-cdc/tidemark/mysql"
-	"github.com/tidemark-cdc/tidemark/schema"
 )
 
 // PrerequisiteError lists every server setting that prevents streaming, each
@@ -44,61 +38,68 @@ func (e *PrerequisiteError) Error() string {
 	return b.String()
 }
 
-// terminalError marks an error of this package that retrying cannot fix:
-// data the reader cannot decode without losing or corrupting it, a
-// transaction that cannot be resumed exactly, a setting the server violates
-// at run time. It keeps the wrapped error visible to errors.Is/As.
-type terminalError struct{ err error }
+// Sentinels callers branch on (the daemon's error classifier decides what
+// each means for the shard; this package only names what happened). Every
+// error the reader returns wraps at most one of them, or one of mysql's
+// (ErrPositionLost, ErrAccessDenied, ErrUndecodable), a *PrerequisiteError,
+// a *schema.UnsupportedTypeError or a *ConnectionError.
+var (
+	// ErrSchemaUnknown: the shape of a table at an event cannot be known
+	// exactly (without binlog_row_metadata=FULL the table changed after the
+	// event was written; a column whose charset or members are unknown).
+	// Decoding it anyway would give wrong values.
+	ErrSchemaUnknown = errors.New("table shape at this event is unknown")
 
-func (e *terminalError) Error() string { return e.err.Error() }
-func (e *terminalError) Unwrap() error { return e.err }
+	// ErrServerSetting: the server violates a streaming prerequisite at run
+	// time, for one event (a partial row image from a session's
+	// binlog_row_image, a GTID-less transaction).
+	ErrServerSetting = errors.New("server setting prevents exact streaming")
 
-func terminal(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &terminalError{err}
-}
+	// ErrHistoryDiverged: after reconnecting, the server sent a different
+	// transaction where a partly emitted one was expected (a failover to a
+	// server with another history): resuming exactly is impossible.
+	ErrHistoryDiverged = errors.New("binlog history diverged")
+
+	// ErrIncident: the server logged an incident event, saying its binlog may
+	// be missing changes.
+	ErrIncident = errors.New("incident event in the binlog")
+
+	// ErrServerIDConflict: connections keep being lost to another replica
+	// registered with the same server_id (mysql.ErrServerIDClash, repeated).
+	ErrServerIDConflict = errors.New("server_id used by another replica")
+
+	// ErrInvalidPosition: a stored or server position the reader cannot parse.
+	ErrInvalidPosition = errors.New("invalid binlog position")
+
+	// ErrSinkFailed: the Sink refused an event for a reason other than the
+	// context (a bug of the caller's pipeline).
+	ErrSinkFailed = errors.New("sink refused the event")
+)
+
+// ConnectionError is a failure of the binlog connection itself: dialing,
+// the handshake, starting the dump, or reading the stream. Only these are
+// reconnected in place (and only when Config.Retryable says so); a failure
+// to handle an event is returned to the caller.
+type ConnectionError struct{ Err error }
+
+func (e *ConnectionError) Error() string { return e.Err.Error() }
+func (e *ConnectionError) Unwrap() error { return e.Err }
 
 // errIdle is returned when a connection delivered neither an event nor a
 // heartbeat for Config.ReadTimeout while the reader was waiting: the server
-// or the network is gone without closing the socket. Retryable.
+// or the network is gone without closing the socket.
 var errIdle = errors.New("no binlog event or heartbeat from the server within the read timeout")
 
-// Retryable reports whether reconnecting may cure err. It is the one place
-// this package decides retryable versus terminal:
-//
-//   - terminal: ErrPositionLost, ErrAccessDenied, *PrerequisiteError,
-//     *schema.UnsupportedTypeError, errors this package marks terminal (data
-//     it cannot decode exactly), server errors in the unrecoverable allow-list
-//     above, binlog events go-mysql cannot parse (other than a checksum
-//     mismatch, which a re-read may cure), and context cancellation (the
-//     caller is stopping);
-//   - retryable: everything else, above all network errors, because a
-//     reconnect resumes from the last complete transaction and loses nothing.
-func Retryable(err error) bool {
+// mark returns err, matching sentinel for errors.Is as well, without adding
+// the sentinel's text to the message (which already says what happened).
+func mark(sentinel, err error) error {
 	if err == nil {
-		return false
+		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, mysql.ErrAccessDenied) || errors.Is(err, mysql.ErrUndecodable) {
-		return false
-	}
-	var (
-		pe  *PrerequisiteError
-		ute *schema.UnsupportedTypeError
-		te  *terminalError
-		me  *gomysql.MyError
-		ee  *replication.EventError
-	)
-	switch {
-	case errors.As(err, &pe), errors.As(err, &ute), errors.As(err, &te):
-		return false
-	case errors.As(err, &me):
-		_, unrecoverable := mysql.UnrecoverableCodes[me.Code]
-		return !unrecoverable
-	case errors.As(err, &ee):
-		return strings.Contains(ee.Err, "checksum")
-	}
-	return true
+	return &markedError{sentinel: sentinel, err: err}
 }
+
+type markedError struct{ sentinel, err error }
+
+func (e *markedError) Error() string   { return e.err.Error() }
+func (e *markedError) Unwrap() []error { return []error{e.sentinel, e.err} }

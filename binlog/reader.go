@@ -50,7 +50,7 @@ func NewReader(cfg Config, log *slog.Logger, m *Metrics) (*Reader, error) {
 
 // Run streams the shard's row changes to out from the position from (the
 // server's current position when from.IsZero()) until ctx is done, when it
-// returns ctx.Err(), or until a terminal error (see Retryable).
+// returns ctx.Err(), or until an error it does not retry itself.
 //
 // Every event's Position is a position a later Run resumes from exactly:
 // inside a transaction the position before it, on the transaction's last
@@ -62,8 +62,10 @@ func NewReader(cfg Config, log *slog.Logger, m *Metrics) (*Reader, error) {
 // A lost connection is retried inside Run with exponential backoff, from the
 // last complete transaction; the rows of a partly emitted transaction that
 // the server sends again are dropped, so a reconnect neither repeats nor
-// loses a row. Run gives up after ReconnectMaxElapsed without receiving an
-// event and returns the last (retryable) error.
+// loses a row. Only *ConnectionErrors that Config.Retryable accepts are
+// retried in place; Run gives up after ReconnectMaxElapsed without receiving
+// an event and returns the last one. Every other error is returned at once
+// for the caller to classify.
 func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error {
 	if out == nil {
 		return errors.New("binlog: Run needs a Sink")
@@ -73,7 +75,7 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 	if !from.IsZero() {
 		pos, err := mysql.NewGTIDState(r.cfg.Flavor, from)
 		if err != nil {
-			return terminal(fmt.Errorf("binlog: shard %s: stored position %s: %w", r.cfg.Shard, from, err))
+			return mark(ErrInvalidPosition, fmt.Errorf("binlog: shard %s: stored position %s: %w", r.cfg.Shard, from, err))
 		}
 		s.pos = pos
 	}
@@ -89,7 +91,8 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 			return ctx.Err()
 		}
 		s.connectionLost()
-		if !Retryable(err) {
+		var ce *ConnectionError
+		if !errors.As(err, &ce) || r.cfg.Retryable == nil || !r.cfg.Retryable(err) {
 			return err
 		}
 		if errors.Is(err, mysql.ErrServerIDClash) {
@@ -99,7 +102,7 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 				clashes = clashes[1:]
 			}
 			if len(clashes) >= maxServerIDClashes {
-				return terminal(fmt.Errorf("%w; %d connections lost to it within a minute: give the shard a server_id no other replica uses",
+				return mark(ErrServerIDConflict, fmt.Errorf("%w; %d connections lost to it within a minute: give the shard a server_id no other replica uses",
 					err, len(clashes)))
 			}
 		}

@@ -24,7 +24,7 @@ func (s *session) rows(ctx context.Context, ev *replication.BinlogEvent, e *repl
 		return nil // a table outside the allow-list: not even decoded
 	}
 	if !s.tx.active {
-		return terminal(fmt.Errorf("binlog: shard %s: rows event for %s.%s at %s:%d outside a transaction",
+		return mark(mysql.ErrUndecodable, fmt.Errorf("binlog: shard %s: rows event for %s.%s at %s:%d outside a transaction",
 			s.cfg.Shard, e.Table.Schema, e.Table.Table, s.file, ev.Header.LogPos))
 	}
 	ent, err := s.tables.resolve(ctx, s.sql, e.Table)
@@ -33,7 +33,7 @@ func (s *session) rows(ctx context.Context, ev *replication.BinlogEvent, e *repl
 	}
 	for _, skipped := range e.SkippedColumns {
 		if len(skipped) > 0 {
-			return terminal(fmt.Errorf("binlog: shard %s: %s at %s:%d has a partial row image (columns %v missing): binlog_row_image must be FULL",
+			return mark(ErrServerSetting, fmt.Errorf("binlog: shard %s: %s at %s:%d has a partial row image (columns %v missing): binlog_row_image must be FULL",
 				s.cfg.Shard, ent.table.QualifiedName(), s.file, ev.Header.LogPos, skipped))
 		}
 	}
@@ -102,7 +102,7 @@ func (s *session) rows(ctx context.Context, ev *replication.BinlogEvent, e *repl
 // their estimated size.
 func convertRow(ent *tableEntry, row change.Row) (int, error) {
 	if len(row) != len(ent.conv) {
-		return 0, terminal(fmt.Errorf("row has %d values for %d columns", len(row), len(ent.conv)))
+		return 0, mark(mysql.ErrUndecodable, fmt.Errorf("row has %d values for %d columns", len(row), len(ent.conv)))
 	}
 	size := 0
 	for j, v := range row {

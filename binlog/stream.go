@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -65,21 +66,24 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 	defer func() { progressed = s.progress != start }()
 	if s.pos == nil {
 		if err := s.startFromCurrent(ctx); err != nil {
-			return false, err
+			return false, err // a *ConnectionError when the server could not be asked
 		}
 	}
 	gset, err := s.pos.SyncSet()
 	if err != nil {
-		return false, terminal(fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.Text(), err))
+		return false, mark(ErrInvalidPosition, fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.Text(), err))
 	}
 	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode))
 	defer syncer.Close()
 	streamer, err := syncer.StartSyncGTID(gset)
 	if err != nil {
-		return false, fmt.Errorf("binlog: shard %s: start binlog stream: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))
+		return false, &ConnectionError{fmt.Errorf("binlog: shard %s: start binlog stream: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))}
 	}
 	s.m.connected.Set(1)
 	defer s.m.connected.Set(0)
+	if s.cfg.OnStreaming != nil {
+		s.cfg.OnStreaming(s.pos.Position())
+	}
 
 	// The idle watchdog cancels the connection when neither an event nor a
 	// heartbeat arrives within ReadTimeout. It is paused while an event is
@@ -96,15 +100,7 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 			if ctx.Err() != nil {
 				return progressed, ctx.Err()
 			}
-			if idle.Load() {
-				return progressed, fmt.Errorf("binlog: shard %s: %w (%s)", s.cfg.Shard, errIdle, s.cfg.ReadTimeout)
-			}
-			if strings.HasPrefix(err.Error(), "panic ") {
-				// go-mysql recovered from a panic decoding server data: the
-				// same bytes would fail again.
-				return progressed, terminal(fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.Position(), err))
-			}
-			return progressed, fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))
+			return progressed, s.readError(err, idle.Load())
 		}
 		s.m.bytes.Add(float64(ev.Header.EventSize))
 		if err := s.handle(ctx, ev); err != nil {
@@ -112,6 +108,24 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 		}
 		watchdog.Reset(s.cfg.ReadTimeout)
 	}
+}
+
+// readError describes a failed read of the stream. go-mysql reports some
+// failures only as text, so this is where its messages become typed errors:
+// a recovered panic or an unparsable event is undecodable data (the same
+// bytes fail again), a checksum mismatch is a connection problem (a re-read
+// may cure it), and everything else is the connection's.
+func (s *session) readError(err error, idle bool) error {
+	var ee *replication.EventError
+	switch {
+	case idle:
+		return &ConnectionError{fmt.Errorf("binlog: shard %s: %w (%s)", s.cfg.Shard, errIdle, s.cfg.ReadTimeout)}
+	case strings.HasPrefix(err.Error(), "panic "):
+		return mark(mysql.ErrUndecodable, fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.Position(), err))
+	case errors.As(err, &ee) && !strings.Contains(ee.Err, "checksum"):
+		return mark(mysql.ErrUndecodable, fmt.Errorf("binlog: shard %s: go-mysql cannot parse a binlog event after %s: %w", s.cfg.Shard, s.pos.Position(), err))
+	}
+	return &ConnectionError{fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))}
 }
 
 // startFromCurrent resolves a zero start position to the server's current
@@ -125,7 +139,7 @@ func (s *session) startFromCurrent(ctx context.Context) error {
 	}
 	rows, err := s.sql.Query(ctx, stmt)
 	if err != nil {
-		return fmt.Errorf("binlog: shard %s: read the current GTID position: %w", s.cfg.Shard, err)
+		return &ConnectionError{fmt.Errorf("binlog: shard %s: read the current GTID position: %w", s.cfg.Shard, err)}
 	}
 	if len(rows) != 1 || len(rows[0]) != 1 {
 		return fmt.Errorf("binlog: shard %s: %s returned no value", s.cfg.Shard, stmt)
@@ -139,12 +153,12 @@ func (s *session) startFromCurrent(ctx context.Context) error {
 			_, _ = fmt.Sscan(rows[0][1].S, &p.Pos)
 			break
 		} else if !s.sql.Connected() {
-			return fmt.Errorf("binlog: shard %s: read the current binlog file: %w", s.cfg.Shard, err)
+			return &ConnectionError{fmt.Errorf("binlog: shard %s: read the current binlog file: %w", s.cfg.Shard, err)}
 		}
 	}
 	pos, err := mysql.NewGTIDState(s.cfg.Flavor, p)
 	if err != nil {
-		return terminal(fmt.Errorf("binlog: shard %s: current position: %w", s.cfg.Shard, err))
+		return mark(ErrInvalidPosition, fmt.Errorf("binlog: shard %s: current position: %w", s.cfg.Shard, err))
 	}
 	s.pos = pos
 	s.file = p.File
@@ -200,7 +214,7 @@ func (s *session) handle(ctx context.Context, ev *replication.BinlogEvent) error
 			// XA COMMIT comes later as a group of its own.
 			return s.endTx(ctx, ev.Header)
 		case replication.INCIDENT_EVENT:
-			return terminal(fmt.Errorf("binlog: shard %s: incident event at %s:%d: the server reports the binlog may be missing changes; the connector needs a new snapshot",
+			return mark(ErrIncident, fmt.Errorf("binlog: shard %s: incident event at %s:%d: the server reports the binlog may be missing changes; the connector needs a new snapshot",
 				s.cfg.Shard, s.file, ev.Header.LogPos))
 		}
 	}

@@ -67,9 +67,9 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 	if !full {
 		switch {
 		case is == nil:
-			return nil, nil, terminal(fmt.Errorf("table %s: the binlog has no column names (binlog_row_metadata is not FULL) and information_schema has no such table; set binlog_row_metadata=FULL", qualified))
+			return nil, nil, schemaUnknown(fmt.Errorf("table %s: the binlog has no column names (binlog_row_metadata is not FULL) and information_schema has no such table; set binlog_row_metadata=FULL", qualified))
 		case len(is.Columns) != n:
-			return nil, nil, terminal(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.Columns)))
+			return nil, nil, schemaUnknown(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.Columns)))
 		}
 	}
 	if is != nil && len(is.Columns) != n {
@@ -129,7 +129,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 	if full {
 		for _, k := range tm.PrimaryKey {
 			if int(k) >= n {
-				return nil, nil, terminal(fmt.Errorf("table %s: primary key column %d out of range", qualified, k))
+				return nil, nil, schemaUnknown(fmt.Errorf("table %s: primary key column %d out of range", qualified, k))
 			}
 			t.PrimaryKey = append(t.PrimaryKey, int(k))
 		}
@@ -137,7 +137,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 		for _, k := range is.PrimaryKey {
 			i := t.ColumnIndex(k)
 			if i < 0 {
-				return nil, nil, terminal(fmt.Errorf("table %s: primary key column %s not among the columns", qualified, k))
+				return nil, nil, schemaUnknown(fmt.Errorf("table %s: primary key column %s not among the columns", qualified, k))
 			}
 			t.PrimaryKey = append(t.PrimaryKey, i)
 		}
@@ -182,7 +182,7 @@ func (b *columnBuild) build() error {
 	}
 	if b.isc != nil && !compatible(realType, b.isc.DataType) {
 		if !b.full {
-			return terminal(fmt.Errorf("table %s column %s: the binlog event has type %d but information_schema says %s: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL",
+			return schemaUnknown(fmt.Errorf("table %s column %s: the binlog event has type %d but information_schema says %s: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL",
 				b.table, b.col.Name, realType, b.isc.ColumnType))
 		}
 		b.isc = nil
@@ -197,7 +197,7 @@ func (b *columnBuild) build() error {
 		if b.members == nil && (realType == gomysql.MYSQL_TYPE_ENUM || realType == gomysql.MYSQL_TYPE_SET) {
 			m, err := parseEnumMembers(b.isc.ColumnType)
 			if err != nil {
-				return terminal(fmt.Errorf("table %s column %s: %w", b.table, b.col.Name, err))
+				return schemaUnknown(fmt.Errorf("table %s column %s: %w", b.table, b.col.Name, err))
 			}
 			b.members = m
 		}
@@ -348,7 +348,7 @@ func (b *columnBuild) collation() (mysql.Collation, error) {
 	if b.haveCollation {
 		return mysql.Collation{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
 	}
-	return mysql.Collation{}, terminal(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
+	return mysql.Collation{}, schemaUnknown(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
 }
 
 func (b *columnBuild) textColumn(t schema.Type, co mysql.Collation) error {
@@ -447,7 +447,7 @@ func (b *columnBuild) blob(packLen int) error {
 func (b *columnBuild) enumOrSet(realType byte) error {
 	col, cv := b.col, b.cv
 	if b.members == nil {
-		return terminal(fmt.Errorf("table %s column %s: ENUM/SET members unknown (no full row metadata, no information_schema)", b.table, b.col.Name))
+		return schemaUnknown(fmt.Errorf("table %s column %s: ENUM/SET members unknown (no full row metadata, no information_schema)", b.table, b.col.Name))
 	}
 	members := b.members
 	if b.full {
@@ -490,6 +490,9 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 	return nil
 }
 
+// schemaUnknown marks err as ErrSchemaUnknown.
+func schemaUnknown(err error) error { return mark(ErrSchemaUnknown, err) }
+
 // withShard fills the shard of an UnsupportedTypeError from schema.
 func withShard(err error, shard string) error {
 	if ute, ok := err.(*schema.UnsupportedTypeError); ok && ute.Shard == "" {
@@ -497,7 +500,7 @@ func withShard(err error, shard string) error {
 		c.Shard = shard
 		return &c
 	}
-	return terminal(err)
+	return schemaUnknown(err)
 }
 
 // sameTable reports whether a new build of a table can keep the previous

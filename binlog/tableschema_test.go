@@ -106,15 +106,15 @@ func TestBuildTableFallback(t *testing.T) {
 	// The race: information_schema shows a table that changed since.
 	changed := &mysql.CatalogTable{Columns: append(append([]mysql.CatalogColumn{}, is.Columns...), mysql.CatalogColumn{Name: "w", DataType: "int"}), PrimaryKey: is.PrimaryKey}
 	_, _, err = buildTable(testEnv, minimal(tm), changed)
-	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
+	if !errors.Is(err, ErrSchemaUnknown) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
 		t.Errorf("column count mismatch: %v", err)
 	}
 	retyped := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{is.Columns[0], {Name: "v", DataType: "int", ColumnType: "int(11)"}}, PrimaryKey: is.PrimaryKey}
 	_, _, err = buildTable(testEnv, minimal(tm), retyped)
-	if err == nil || Retryable(err) || !strings.Contains(err.Error(), "changed after this event") {
+	if !errors.Is(err, ErrSchemaUnknown) || !strings.Contains(err.Error(), "changed after this event") {
 		t.Errorf("type mismatch: %v", err)
 	}
-	if _, _, err := buildTable(testEnv, minimal(tm), nil); err == nil || Retryable(err) {
+	if _, _, err := buildTable(testEnv, minimal(tm), nil); !errors.Is(err, ErrSchemaUnknown) {
 		t.Errorf("no names anywhere: %v", err)
 	}
 	// With full metadata, a changed information_schema only loses its

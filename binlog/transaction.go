@@ -50,7 +50,7 @@ func (s *session) beginMariaDB(ctx context.Context, h *replication.EventHeader, 
 func (s *session) beginMySQL(ctx context.Context, h *replication.EventHeader, e *replication.GTIDEvent) error {
 	sid, err := uuid.FromBytes(e.SID)
 	if err != nil || sid == (uuid.UUID{}) || h.EventType == replication.ANONYMOUS_GTID_EVENT {
-		return terminal(fmt.Errorf("binlog: shard %s: anonymous (GTID-less) transaction at %s:%d: set gtid_mode=ON", s.cfg.Shard, s.file, h.LogPos))
+		return mark(ErrServerSetting, fmt.Errorf("binlog: shard %s: anonymous (GTID-less) transaction at %s:%d: set gtid_mode=ON", s.cfg.Shard, s.file, h.LogPos))
 	}
 	commit := int64(e.OriginalCommitTimestamp)
 	if commit == 0 {
@@ -74,7 +74,7 @@ func (s *session) begin(ctx context.Context, gtid string, commitUS int64) error 
 	s.tx = txState{active: true, gtid: gtid, commitUS: commitUS, thread: -1}
 	if s.partial.put > 0 {
 		if gtid != s.partial.gtid {
-			return terminal(fmt.Errorf("binlog: shard %s: after reconnecting, the server sent transaction %s first, but %d events of transaction %s were already emitted; the binlog history changed (failover?), so resuming exactly is impossible",
+			return mark(ErrHistoryDiverged, fmt.Errorf("binlog: shard %s: after reconnecting, the server sent transaction %s first, but %d events of transaction %s were already emitted; the binlog history changed (failover?), so resuming exactly is impossible",
 				s.cfg.Shard, gtid, s.partial.put, s.partial.gtid))
 		}
 		s.tx.skip = s.partial.put
@@ -202,7 +202,7 @@ func (s *session) put(ctx context.Context, ev change.Event) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		return terminal(fmt.Errorf("binlog: shard %s: sink: %w", s.cfg.Shard, err)) // not the connection's fault
+		return mark(ErrSinkFailed, fmt.Errorf("binlog: shard %s: sink: %w", s.cfg.Shard, err))
 	}
 	s.progress++
 	s.m.event(ev.Op)

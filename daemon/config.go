@@ -131,6 +131,16 @@ type ShardDefaults struct {
 	// (default 24h; a negative value such as -1s disables the check): a
 	// shorter one lets a connector stopped over a weekend lose its position.
 	MinBinlogRetention time.Duration `yaml:"min_binlog_retention"`
+	// Start is what a shard without a stored position does: "current"
+	// (default) streams from the server's current position, so changes
+	// committed before it are not captured.
+	Start string `yaml:"start"`
+	// AcceptMissingPosition lets a shard start without a stored position
+	// although the positions topic holds other shards' positions (a shard
+	// added to a running fleet). Without it such a start is refused: it
+	// usually means a renamed shard or a changed positions_topic, which would
+	// silently skip everything since the shard's real position.
+	AcceptMissingPosition bool `yaml:"accept_missing_position"`
 }
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
@@ -146,6 +156,9 @@ type ShardConfig struct {
 	// must differ from every real server and replica of the shard.
 	ServerID uint32        `yaml:"server_id"`
 	Tables   []TableFilter `yaml:"tables"`
+	// Start and AcceptMissingPosition override the defaults' (see ShardDefaults).
+	Start                 string `yaml:"start"`
+	AcceptMissingPosition *bool  `yaml:"accept_missing_position"`
 
 	// Keys that came from defaults: their problems are reported there, once.
 	tablesInherited, passwordEnvInherited bool
@@ -190,6 +203,12 @@ func parseByteSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// Start modes of a shard without a stored position.
+const (
+	// StartCurrent streams from the server's current position.
+	StartCurrent = "current"
+)
 
 // Defaults.
 const (
@@ -253,6 +272,9 @@ func (c *Config) applyDefaults() {
 	if c.Defaults.HeartbeatPeriod == 0 {
 		c.Defaults.HeartbeatPeriod = time.Second
 	}
+	if c.Defaults.Start == "" {
+		c.Defaults.Start = StartCurrent
+	}
 	for i := range c.Shards {
 		s := &c.Shards[i]
 		if s.Port == 0 {
@@ -273,6 +295,13 @@ func (c *Config) applyDefaults() {
 		}
 		if len(s.Tables) == 0 {
 			s.Tables, s.tablesInherited = c.Defaults.Tables, true
+		}
+		if s.Start == "" {
+			s.Start = c.Defaults.Start
+		}
+		if s.AcceptMissingPosition == nil {
+			v := c.Defaults.AcceptMissingPosition
+			s.AcceptMissingPosition = &v
 		}
 	}
 }
@@ -389,6 +418,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		if s.ServerID == 0 {
 			add(p+".server_id", "required: a replica server_id unique among the shard's servers and replicas")
 		}
+		if s.Start != StartCurrent && s.Start != c.Defaults.Start { // an inherited bad value is reported once, at defaults.start
+			add(p+".start", "want %s, got %q", StartCurrent, s.Start)
+		}
 		if s.TLS != nil {
 			validateTLS(add, p+".tls", *s.TLS)
 		}
@@ -400,6 +432,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		}
 	}
 	validateTables(add, "defaults.tables", c.Defaults.Tables)
+	if c.Defaults.Start != StartCurrent {
+		add("defaults.start", "want %s, got %q", StartCurrent, c.Defaults.Start)
+	}
 	if env := c.Defaults.PasswordEnv; env != "" && getenv(env) == "" {
 		add("defaults.password_env", "environment variable %s is not set or empty", env)
 	}

@@ -22,6 +22,7 @@ type Daemon struct {
 	metrics  *Metrics
 	stages   *stageMetrics
 	shards   []*shard
+	hooks    Hooks
 
 	mu        sync.Mutex
 	adminAddr string // the bound admin address, once listening
@@ -34,13 +35,33 @@ type shard struct {
 	sup     *supervisor
 }
 
+// Hooks are fault-injection points for tests. Each is called, when set, from
+// inside the named stage's goroutine of a running pipeline, so that a test
+// can make a real stage of one shard fail (panic, stall) while the others
+// run. Production code leaves them unset.
+type Hooks struct {
+	// Stage is called with the shard and the stage: "binlog" before each
+	// event the reader hands to the queue, "encode" for each batch the
+	// encoder takes, "kafka" for each position the writer commits.
+	Stage func(shard, stage string)
+}
+
+// Option configures a Daemon beyond its Config.
+type Option func(*Daemon)
+
+// WithHooks installs fault-injection hooks (tests only).
+func WithHooks(h Hooks) Option { return func(d *Daemon) { d.hooks = h } }
+
 // New builds the daemon from a validated configuration. It reads the
 // passwords from the environment variables the configuration names; it
 // starts nothing and contacts nothing.
-func New(cfg *Config, log *slog.Logger, version string) (*Daemon, error) {
+func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d := &Daemon{cfg: cfg, log: log, version: version, registry: reg}
+	for _, o := range opts {
+		o(d)
+	}
 	d.metrics = NewMetrics(reg)
 	d.stages = newStageMetrics(reg)
 	shared, err := newSharedParts(cfg, version)
@@ -55,9 +76,10 @@ func New(cfg *Config, log *slog.Logger, version string) (*Daemon, error) {
 		tr := newShardTracker(sc.Name)
 		p.tracker = tr
 		p.metrics = d.metrics
+		p.hooks = d.hooks
 		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, sup: &supervisor{
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
-			classify: classifyError, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
+			classify: Classify, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
 		}})
 	}
 	return d, nil

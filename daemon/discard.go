@@ -11,8 +11,9 @@ import (
 
 // discardWriter is the `kafka.sink: discard` mode: records are encoded and
 // dropped, so a benchmark measures the ceiling of binlog read + decode +
-// encode. Positions still go through the real writer (with no records), so a
-// discard run resumes where it stopped like a real one.
+// encode. Positions still go through the real writer (with no records), to
+// a positions topic of their own (discardPositionsSuffix), so that a discard
+// run resumes where it stopped and a kafka run never takes its positions.
 type discardWriter struct {
 	inner     *router.Writer
 	discarded prometheus.Counter
@@ -24,6 +25,9 @@ func (d *discardWriter) LoadPosition(ctx context.Context) (change.Position, bool
 	return d.inner.LoadPosition(ctx)
 }
 func (d *discardWriter) EnsureTopic(context.Context, string) error { return nil }
+func (d *discardWriter) OtherShards(ctx context.Context) ([]string, error) {
+	return d.inner.OtherShards(ctx)
+}
 func (d *discardWriter) Write(ctx context.Context, recs []router.Record, pos change.Position) error {
 	d.discarded.Add(float64(len(recs)))
 	return d.inner.Write(ctx, nil, pos)

@@ -4,23 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tidemark-cdc/tidemark/binlog"
+	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/router"
 	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
 
-// errorClass names a failure for metrics and /status and says whether the
-// supervisor may restart the pipeline. This file is the one place that
-// decides retryable versus terminal for the daemon; each stage decides for
-// its own errors (binlog.Retryable, serde.Retryable, router.IsRetryable) and
-// the pipeline tags every error with the stage it came from.
-type errorClass struct {
-	name      string
-	retryable bool
+// This file is the one place that decides what a failure means for a shard:
+// its class (the label of tidemark_shard_errors_total and /status) and
+// whether the supervisor retries it. The stages only return sentinels and
+// typed errors that say what happened (binlog/errors.go, mysql/errors.go,
+// router/errors.go, serde/errors.go); the binlog reader's in-place reconnect
+// asks this classifier too (binlog.Config.Retryable).
+
+// RetryPolicy is what the supervisor does about a class of failure.
+type RetryPolicy uint8
+
+const (
+	// Terminal: park the shard in StateFailed. Retrying cannot help (wrong
+	// password, purged position, a schema the registry refuses) or would be
+	// unsafe; a human fixes the cause and restarts the shard.
+	Terminal RetryPolicy = iota
+	// Transient: retry with backoff for as long as it takes. The cause heals
+	// by itself (a broker restarting, a network blip, a server failing
+	// over), and each restart resumes from the last committed position, so
+	// waiting loses nothing.
+	Transient
+	// Bounded: retry with backoff, but give up after maxBoundedAttempts and
+	// park the shard. The cause most likely needs a human (an ACL to grant,
+	// an error never seen before); a few retries cover the case where one
+	// is already acting, without retrying forever.
+	Bounded
+)
+
+func (p RetryPolicy) String() string {
+	switch p {
+	case Transient:
+		return "transient"
+	case Bounded:
+		return "bounded"
+	}
+	return "terminal"
 }
+
+// Class is the classification of one failure.
+type Class struct {
+	Name   string
+	Policy RetryPolicy
+}
+
+// Retryable reports whether the supervisor (or the binlog reader, for its
+// own connection) may retry a failure of this class at all.
+func (c Class) Retryable() bool { return c.Policy != Terminal }
 
 // Stages of a pipeline, as tagged on its errors.
 const (
@@ -29,7 +71,8 @@ const (
 	stageKafka  = "kafka"
 )
 
-// stageError tags an error with the pipeline stage that returned it.
+// stageError tags an error with the pipeline stage that returned it, so that
+// a network error is reported as the connection it broke.
 type stageError struct {
 	stage string
 	err   error
@@ -42,6 +85,10 @@ func inStage(stage string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var se *stageError
+	if errors.As(err, &se) {
+		return err // keep the innermost stage
+	}
 	return &stageError{stage: stage, err: err}
 }
 
@@ -50,47 +97,152 @@ func inStage(stage string, err error) error {
 // rejects and which could not be merged across shards.
 var ErrNoPrimaryKey = errors.New("table has no primary key")
 
-func classifyError(err error) errorClass {
-	var p *panicError
-	if errors.As(err, &p) {
-		return errorClass{"internal", false}
-	}
+// ErrMissingPosition stops a shard that has no stored position while the
+// positions topic holds other shards' positions: a renamed shard or a
+// changed positions topic would otherwise silently skip everything that
+// happened since its real position.
+var ErrMissingPosition = errors.New("no stored position for this shard")
+
+// terminalKafkaErrors are broker answers that the same records or the same
+// settings get again after a restart: retrying cannot help.
+var terminalKafkaErrors = map[*kerr.Error]string{
+	kerr.MessageTooLarge: "record_too_large", kerr.RecordListTooLarge: "record_too_large",
+	kerr.InvalidRecord: "kafka_rejected", kerr.CorruptMessage: "kafka_rejected",
+	kerr.InvalidTopicException: "config", kerr.InvalidPartitions: "config",
+	kerr.InvalidReplicationFactor: "config", kerr.InvalidReplicaAssignment: "config",
+	kerr.InvalidConfig: "config", kerr.UnsupportedCompressionType: "config",
+	kerr.UnsupportedForMessageFormat: "config", kerr.InvalidRequiredAcks: "config",
+	kerr.SaslAuthenticationFailed: "kafka_auth", kerr.UnsupportedSaslMechanism: "kafka_auth",
+	kerr.IllegalSaslState: "kafka_auth",
+	kerr.ProducerFenced:   "fenced", kerr.TransactionalIDAuthorizationFailed: "kafka_auth",
+}
+
+// operatorKafkaErrors are broker answers an administrator can resolve while
+// the daemon runs (granting an ACL, relaxing a policy): retried, bounded.
+var operatorKafkaErrors = map[*kerr.Error]bool{
+	kerr.TopicAuthorizationFailed: true, kerr.ClusterAuthorizationFailed: true,
+	kerr.GroupAuthorizationFailed: true, kerr.PolicyViolation: true,
+}
+
+// Classify decides the class of a pipeline failure. Cases are checked in
+// order; the first match wins, so that, say, an access-denied server error
+// inside a binlog connection error is access_denied, not a connection
+// problem.
+func Classify(err error) Class {
 	var (
+		pe          *change.PanicError
 		unsupported *schema.UnsupportedTypeError
 		prereq      *binlog.PrerequisiteError
 		unreachable *router.UnreachableError
+		regErr      *serde.RegistryError
+		ke          *kerr.Error
+		conn        *binlog.ConnectionError
+		netErr      net.Error
+		se          *stageError
 	)
 	switch {
-	case errors.Is(err, ErrNoPrimaryKey), errors.As(err, &unsupported):
-		return errorClass{"schema", false}
-	case errors.Is(err, mysql.ErrPositionLost):
-		return errorClass{"position_lost", false}
+	case err == nil:
+		return Class{"none", Terminal}
+	case errors.As(err, &pe):
+		return Class{"internal", Terminal}
+
+	// The source server.
 	case errors.Is(err, mysql.ErrAccessDenied):
-		return errorClass{"access_denied", false}
-	case errors.As(err, &prereq):
-		return errorClass{"prerequisites", false}
+		return Class{"access_denied", Terminal}
+	case errors.Is(err, mysql.ErrPositionLost), errors.Is(err, binlog.ErrHistoryDiverged):
+		return Class{"position_lost", Terminal}
+	case errors.Is(err, ErrMissingPosition):
+		return Class{"missing_position", Terminal}
+	case errors.As(err, &prereq), errors.Is(err, binlog.ErrServerSetting):
+		return Class{"prerequisites", Terminal}
+	case errors.Is(err, binlog.ErrServerIDConflict):
+		return Class{"server_id_conflict", Terminal}
+	case errors.Is(err, binlog.ErrIncident):
+		return Class{"incident", Terminal}
+	case errors.Is(err, binlog.ErrInvalidPosition), errors.Is(err, router.ErrCorruptPosition):
+		return Class{"corrupt_position", Terminal}
+	case errors.Is(err, mysql.ErrUndecodable):
+		return Class{"decode", Terminal}
+	case errors.As(err, &unsupported), errors.Is(err, ErrNoPrimaryKey), errors.Is(err, binlog.ErrSchemaUnknown),
+		errors.Is(err, router.ErrKeylessCompacted), errors.Is(err, serde.ErrInvalidSchema):
+		return Class{"schema", Terminal}
+
+	// The registry and encoding.
 	case errors.Is(err, serde.ErrIncompatibleSchema):
-		return errorClass{"incompatible_schema", false}
+		return Class{"incompatible_schema", Terminal}
+	case errors.Is(err, serde.ErrBadValue), errors.Is(err, serde.ErrNotFramed), errors.Is(err, serde.ErrMalformed):
+		return Class{"encode", Terminal}
+	case errors.As(err, &regErr):
+		switch {
+		case regErr.StatusCode >= 500, regErr.StatusCode == 408, regErr.StatusCode == 429:
+			return Class{"registry", Transient}
+		case regErr.StatusCode == 401, regErr.StatusCode == 403:
+			return Class{"registry_auth", Terminal}
+		}
+		return Class{"registry_rejected", Terminal}
+	case errors.Is(err, serde.ErrRegistryUnavailable):
+		return Class{"registry", Transient}
+
+	// Kafka.
+	case errors.Is(err, router.ErrFenced):
+		return Class{"fenced", Terminal}
+	case errors.Is(err, router.ErrInvalidConfig), errors.Is(err, router.ErrPositionsNotCompacted):
+		return Class{"config", Terminal}
+	case errors.Is(err, router.ErrInvalidPosition), errors.Is(err, binlog.ErrSinkFailed):
+		return Class{"internal", Terminal}
 	case errors.As(err, &unreachable):
-		return errorClass{"kafka_unreachable", true}
-	case errors.Is(err, context.DeadlineExceeded):
-		return errorClass{"timeout", true}
+		return Class{"kafka_unreachable", Transient}
+	case errors.As(err, &ke):
+		if name, ok := terminalKafkaErrors[ke]; ok {
+			return Class{name, Terminal}
+		}
+		if operatorKafkaErrors[ke] {
+			return Class{"kafka_rejected", Bounded}
+		}
+		return Class{"kafka", Transient} // leadership changes, timeouts, unknown topic (recreated on restart)
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries), errors.Is(err, router.ErrClosed):
+		return Class{"kafka", Transient}
+
+	// Connections and time.
+	case errors.Is(err, mysql.ErrQueryTimeout), errors.Is(err, context.DeadlineExceeded):
+		return Class{"timeout", Transient}
+	case errors.As(err, &conn):
+		// Server errors outside the unrecoverable allow-list (too many
+		// connections, shutdown in progress, connection killed) and network
+		// errors: the reader resumes exactly after reconnecting.
+		if code, ok := mysql.ServerErrorCode(err); ok {
+			if _, bad := mysql.UnrecoverableCodes[code]; bad {
+				return Class{"mysql_rejected", Terminal}
+			}
+		}
+		return Class{"mysql", Transient}
 	}
-	var se *stageError
-	if errors.As(err, &se) {
+	if code, ok := mysql.ServerErrorCode(err); ok {
+		if _, bad := mysql.UnrecoverableCodes[code]; bad {
+			return Class{"mysql_rejected", Terminal}
+		}
+		return Class{"mysql", Transient}
+	}
+	if errors.As(err, &netErr) && errors.As(err, &se) {
 		switch se.stage {
 		case stageBinlog:
-			return errorClass{"binlog", binlog.Retryable(err)}
-		case stageEncode:
-			return errorClass{"registry", serde.Retryable(err)}
+			return Class{"mysql", Transient}
 		case stageKafka:
-			return errorClass{"kafka", router.IsRetryable(err)}
+			return Class{"kafka", Transient}
+		case stageEncode:
+			return Class{"registry", Transient}
 		}
 	}
-	// Unknown errors are retried: a restart resumes from the last committed
-	// position, so retrying loses nothing, while giving up would stall the shard.
-	return errorClass{"unknown", true}
+	if errors.As(err, &netErr) {
+		return Class{"network", Transient}
+	}
+	// Never seen before: retry a few times (a restart resumes from the last
+	// committed position, so it loses nothing), then ask for a human.
+	return Class{"unknown", Bounded}
 }
+
+// Retryable is Classify's answer for the binlog reader's in-place reconnect.
+func Retryable(err error) bool { return Classify(err).Retryable() }
 
 // noPrimaryKeyError names the table.
 func noPrimaryKeyError(shard, database, table string) error {

@@ -15,6 +15,8 @@ type Metrics struct {
 	restarts   *prometheus.CounterVec
 	state      *prometheus.GaugeVec
 	queueBytes *prometheus.GaugeVec
+	// startsWithoutPosition counts pipeline starts that found no stored position.
+	startsWithoutPosition *prometheus.CounterVec
 }
 
 // NewMetrics registers the daemon's metrics on reg.
@@ -38,7 +40,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Bytes of events read from the binlog and waiting to be encoded and produced. Near limits.queue_bytes means Kafka or encoding is the bottleneck.",
 		}, []string{"shard"}),
 	}
-	reg.MustRegister(m.errors, m.restarts, m.state, m.queueBytes)
+	m.startsWithoutPosition = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tidemark_shard_starts_without_position_total",
+		Help: "Times a shard started without a stored position, at the server's current position: changes committed before it were not captured. " +
+			"Expected once per new shard; any other increase (a renamed shard, a changed or recreated positions topic) means lost changes: alert on it.",
+	}, []string{"shard"})
+	reg.MustRegister(m.errors, m.restarts, m.state, m.queueBytes, m.startsWithoutPosition)
 	return m
 }
 

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,6 +57,7 @@ type recordWriter interface {
 	LoadPosition(ctx context.Context) (change.Position, bool, error)
 	EnsureTopic(ctx context.Context, topic string) error
 	Write(ctx context.Context, recs []router.Record, pos change.Position) error
+	OtherShards(ctx context.Context) ([]string, error)
 	Close()
 }
 
@@ -75,6 +78,9 @@ type pipeline struct {
 	stages     *stageMetrics
 	tracker    *shardTracker
 	metrics    *Metrics
+	hooks      Hooks
+	start      string // what to do without a stored position: "current"
+	acceptNew  bool   // accept_missing_position: no refusal when other shards have positions
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
@@ -98,6 +104,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	p := &pipeline{
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
 		discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
+		start: sc.Start, acceptNew: *sc.AcceptMissingPosition,
 		readerCfg: binlog.Config{
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
@@ -114,6 +121,12 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			BigIntUnsignedLong: cfg.Encoding.BigintUnsigned == "long", NoTombstones: !*cfg.Encoding.Tombstones,
 			KeyShardField: cfg.Encoding.KeyShardField, Version: "tidemark-" + shared.version,
 		},
+	}
+	if p.discard {
+		// Positions of a discarding run describe records that were never
+		// written: kept apart, so that switching back to kafka resumes from
+		// the last position whose records are really in Kafka.
+		p.routerCfg.PositionsTopic += discardPositionsSuffix
 	}
 	var rewrites []router.Rewrite
 	for _, r := range cfg.Topics.DatabaseRewrites {
@@ -135,15 +148,24 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 // run is one lifetime of the pipeline. Shutdown order (ctx cancelled): the
 // reader stops, the encoder drains the queue, the writer flushes Kafka and
 // commits the last position whose records are all acknowledged.
+//
+// Every goroutine it starts recovers its own panics (goStage): a panic in
+// any stage becomes this lifetime's error, a *change.PanicError, and stops
+// the other stages like any failure, so only this shard is affected.
 func (p *pipeline) run(ctx context.Context) error {
 	bcfg := p.readerCfg
+	bcfg.Retryable = Retryable
 	bcfg.OnReconnect = p.tracker.reconnecting
-	reader, err := binlog.NewReader(bcfg, p.log, p.stages.binlog)
+	bcfg.OnStreaming = p.streaming
+	reader, err := binlog.NewReader(bcfg, p.baseLog, p.stages.binlog) // it labels its lines with the shard itself
 	if err != nil {
 		return err
 	}
 	rcfg := p.routerCfg
-	rcfg.OnCommit = p.tracker.committed
+	rcfg.OnCommit = func(pos change.Position) {
+		p.hook(stageKafka)
+		p.tracker.committed(pos)
+	}
 	rw, err := router.NewWriter(rcfg, p.shard, p.baseLog, p.stages.router)
 	if err != nil {
 		return err
@@ -178,54 +200,58 @@ func (p *pipeline) run(ctx context.Context) error {
 		case <-drainCtx.Done():
 		}
 	}()
+	failAll := func() { stopReading(); abort() }
 
 	g := new(errgroup.Group)
 	writerDone := make(chan struct{})
-	g.Go(func() error {
+	goStage(g, stageKafka, failAll, func() error {
 		defer close(writerDone)
 		err := writer.Run(writeCtx)
 		if err != nil && writeCtx.Err() == nil {
-			stopReading()
-			abort()
+			failAll()
 			return inStage(stageKafka, err)
 		}
 		return nil
 	})
-
-	pos, found, err := writer.LoadPosition(readCtx)
-	if err != nil {
+	// stopEarly ends the lifetime before the reader started. The writer's
+	// own failure (which cancelled readCtx under LoadPosition or Check) wins
+	// over what it caused.
+	stopEarly := func(err error) error {
 		stopWriting()
 		<-writerDone
-		return inStage(stageKafka, fmt.Errorf("load position: %w", err))
+		if werr := g.Wait(); werr != nil {
+			return werr
+		}
+		return err
 	}
-	if found {
-		p.log.Info("resuming", "position", pos.String())
-	} else {
-		p.log.Info("no stored position: starting at the server's current position")
+
+	pos, err := p.startPosition(readCtx, writer)
+	if err != nil {
+		return stopEarly(err)
 	}
 	if err := reader.Check(readCtx, pos); err != nil {
-		stopWriting()
-		<-writerDone
-		return inStage(stageBinlog, err)
+		return stopEarly(inStage(stageBinlog, err))
 	}
-	if found {
+	if !pos.IsZero() {
 		p.tracker.committed(pos)
 	}
-	p.tracker.setState(StateStreaming)
-	p.metrics.state.WithLabelValues(p.shard).Set(1)
 	defer p.metrics.state.WithLabelValues(p.shard).Set(0)
 
 	queue := newEventQueue(p.queueBytes)
-	g.Go(func() error {
+	var sink binlog.Sink = queue
+	if p.hooks.Stage != nil {
+		sink = hookedSink{queue, func() { p.hook(stageBinlog) }}
+	}
+	goStage(g, stageBinlog, failAll, func() error {
 		defer queue.Close()
-		err := reader.Run(readCtx, pos, queue)
+		err := reader.Run(readCtx, pos, sink)
 		if err != nil && readCtx.Err() == nil {
 			abort() // a failed reader stops the whole lifetime at once
 			return inStage(stageBinlog, err)
 		}
 		return nil
 	})
-	g.Go(func() error {
+	goStage(g, stageEncode, failAll, func() error {
 		defer stopWriting() // the queue is drained: let the writer flush and commit
 		err := p.encode(drainCtx, queue, encoder, writer)
 		if err != nil && drainCtx.Err() == nil {
@@ -239,6 +265,91 @@ func (p *pipeline) run(ctx context.Context) error {
 		err = errors.New("pipeline stopped without an error before shutdown")
 	}
 	return err
+}
+
+// startPosition loads the shard's stored position. Without one, the shard
+// starts as its `start` setting says (the reader resolves the server's
+// current position), loudly: a WARN, a metric and /status say so. When the
+// positions topic holds other shards' positions, a missing one usually means
+// a renamed shard or a changed positions topic, which would silently skip
+// every change since the shard's real position: refused (ErrMissingPosition)
+// unless accept_missing_position confirms a new shard.
+func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, error) {
+	pos, found, err := w.LoadPosition(ctx)
+	if err != nil {
+		return change.Position{}, inStage(stageKafka, fmt.Errorf("load position: %w", err))
+	}
+	if found {
+		p.log.Info("resuming", "position", pos.String())
+		return pos, nil
+	}
+	topic := p.routerCfg.PositionsTopic
+	if !p.acceptNew {
+		others, err := w.OtherShards(ctx)
+		if err != nil {
+			return change.Position{}, inStage(stageKafka, fmt.Errorf("list the shards with positions in %s: %w", topic, err))
+		}
+		if len(others) > 0 {
+			shown := others
+			if len(shown) > 10 {
+				shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(others)-10))
+			}
+			return change.Position{}, fmt.Errorf("shard %s: %w in positions topic %s, which holds positions of %d other shard(s) (%s): "+
+				"if the shard was renamed, give it its old name back; if kafka.positions_topic changed, restore it; "+
+				"if it is a new shard, set accept_missing_position: true on it (it then starts at the server's %s position, without the changes before it)",
+				p.shard, ErrMissingPosition, topic, len(others), strings.Join(shown, ", "), p.start)
+		}
+	}
+	p.log.Warn("no stored position: starting at the server's current position; changes committed before it are not captured",
+		"positions_topic", topic, "start", p.start)
+	p.metrics.startsWithoutPosition.WithLabelValues(p.shard).Inc()
+	p.tracker.startedWithoutPosition()
+	return change.Position{}, nil
+}
+
+// discardPositionsSuffix names the positions topic of `kafka.sink: discard`.
+const discardPositionsSuffix = ".discard"
+
+// goStage runs fn as one of the pipeline's goroutines. A panic in it becomes
+// its error, a *change.PanicError naming the stage, after fail has stopped
+// the other stages; fn's own defers (closing the queue, releasing the
+// writer) still run.
+func goStage(g *errgroup.Group, stage string, fail func(), fn func() error) {
+	g.Go(func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = &change.PanicError{Stage: stage, Value: r, Stack: debug.Stack()}
+				fail()
+			}
+		}()
+		return fn()
+	})
+}
+
+// streaming is called by the reader once its start position is fixed and
+// its binlog connection is open (again, after an in-place reconnect): only
+// now is the shard ready, since a row committed from here on is captured.
+func (p *pipeline) streaming(from change.Position) {
+	p.tracker.streaming(from)
+	p.metrics.state.WithLabelValues(p.shard).Set(1)
+}
+
+// hook calls the test's fault-injection hook for stage, if any.
+func (p *pipeline) hook(stage string) {
+	if p.hooks.Stage != nil {
+		p.hooks.Stage(p.shard, stage)
+	}
+}
+
+// hookedSink calls a hook from the reader's goroutine before every Put.
+type hookedSink struct {
+	binlog.Sink
+	before func()
+}
+
+func (h hookedSink) Put(ctx context.Context, ev change.Event) error {
+	h.before()
+	return h.Sink.Put(ctx, ev)
 }
 
 // encode takes events from the queue, turns each into its Kafka records and
@@ -259,6 +370,7 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 			return err
 		}
 		queued.Set(float64(q.Bytes()))
+		p.hook(stageEncode)
 		now := time.Now()
 		recs = recs[:0]
 		var rows int

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,28 +12,42 @@ import (
 type ShardState string
 
 const (
-	StateStarting  ShardState = "starting"  // connecting, checking prerequisites, loading the position
-	StateStreaming ShardState = "streaming" // reading the binlog and producing
-	StateRetrying  ShardState = "retrying"  // failed with a retryable error; waiting to restart
-	StateFailed    ShardState = "failed"    // stopped on a terminal error; needs an operator
-	StateStopped   ShardState = "stopped"   // shut down cleanly
+	StateStarting     ShardState = "starting"     // connecting, checking prerequisites, loading the position
+	StateStreaming    ShardState = "streaming"    // reading the binlog and producing
+	StateReconnecting ShardState = "reconnecting" // the binlog connection was lost; the reader reconnects in place
+	StateRetrying     ShardState = "retrying"     // failed with a retryable error; waiting to restart
+	StateFailed       ShardState = "failed"       // stopped on a terminal error; needs an operator
+	StateStopped      ShardState = "stopped"      // shut down cleanly
 )
 
 // ShardStatus is one shard's entry in /status. It never holds a secret.
 type ShardStatus struct {
-	Shard             string     `json:"shard"`
-	State             ShardState `json:"state"`
-	Since             time.Time  `json:"since"`
-	ReadPosition      string     `json:"read_position"`      // last position the reader emitted
-	CommittedPosition string     `json:"committed_position"` // last position stored in Kafka
-	LagSeconds        float64    `json:"lag_seconds"`        // now minus the commit time of the last event read
-	EventsRead        uint64     `json:"events_read"`
-	Restarts          uint64     `json:"restarts"`   // pipeline restarts after a failure
-	Reconnects        uint64     `json:"reconnects"` // binlog connections lost and re-established in place
-	LastError         string     `json:"last_error,omitempty"`
-	LastErrorClass    string     `json:"last_error_class,omitempty"`
-	LastErrorAt       *time.Time `json:"last_error_at,omitempty"`
-	NextRetryAt       *time.Time `json:"next_retry_at,omitempty"`
+	Shard string     `json:"shard"`
+	State ShardState `json:"state"`
+	Since time.Time  `json:"since"`
+	// StartedWithoutPosition: the shard found no stored position and started
+	// at the server's current position (changes before it are not captured);
+	// StartPosition is where its binlog stream (re)started last.
+	StartedWithoutPosition bool       `json:"started_without_position,omitempty"`
+	StartPosition          string     `json:"start_position,omitempty"`
+	ReadPosition           string     `json:"read_position"`      // last position the reader emitted
+	CommittedPosition      string     `json:"committed_position"` // last position stored in Kafka
+	LagSeconds             float64    `json:"lag_seconds"`        // now minus the commit time of the last event read
+	EventsRead             uint64     `json:"events_read"`
+	Restarts               uint64     `json:"restarts"`   // pipeline restarts after a failure
+	Reconnects             uint64     `json:"reconnects"` // binlog connections lost and re-established in place
+	LastError              string     `json:"last_error,omitempty"`
+	LastErrorClass         string     `json:"last_error_class,omitempty"`
+	LastErrorAt            *time.Time `json:"last_error_at,omitempty"`
+	// Retry says what the supervisor does about the last error: "transient"
+	// (retried until it succeeds), "bounded" (retried RetryLimit times in a
+	// row, then parked) or "terminal" (parked: a human must act).
+	Retry        string     `json:"retry,omitempty"`
+	RetryAttempt int        `json:"retry_attempt,omitempty"` // consecutive failures so far
+	RetryLimit   int        `json:"retry_limit,omitempty"`   // for bounded retries
+	NextRetryAt  *time.Time `json:"next_retry_at,omitempty"`
+	// Action is what an operator can do about the last error.
+	Action string `json:"action,omitempty"`
 }
 
 // shardTracker holds a shard's live status; the pipeline writes it, the admin
@@ -56,6 +71,9 @@ func (t *shardTracker) setState(s ShardState) {
 	if s != StateRetrying {
 		t.s.NextRetryAt = nil
 	}
+	if s == StateStreaming { // recovered: the last error stays for the record
+		t.s.Retry, t.s.RetryAttempt, t.s.RetryLimit = "", 0, 0
+	}
 }
 
 func (t *shardTracker) setError(err error, class string, retryAt time.Time) {
@@ -63,9 +81,49 @@ func (t *shardTracker) setError(err error, class string, retryAt time.Time) {
 	defer t.mu.Unlock()
 	now := time.Now()
 	t.s.LastError, t.s.LastErrorClass, t.s.LastErrorAt = err.Error(), class, &now
+	t.s.Action = actionFor(class)
 	if !retryAt.IsZero() {
 		t.s.NextRetryAt = &retryAt
 	}
+}
+
+// retrying records a failure the supervisor retries at retryAt.
+func (t *shardTracker) retrying(err error, c Class, retryAt time.Time, attempt, limit int) {
+	t.setError(err, c.Name, retryAt)
+	t.mu.Lock()
+	t.s.Retry, t.s.RetryAttempt, t.s.RetryLimit = c.Policy.String(), attempt, limit
+	t.s.Restarts++
+	t.mu.Unlock()
+	t.setState(StateRetrying)
+}
+
+// failed records the failure that parked the shard; gaveUp says a bounded
+// class ran out of attempts.
+func (t *shardTracker) failed(err error, c Class, attempts int, gaveUp bool) {
+	t.setError(err, c.Name, time.Time{})
+	t.mu.Lock()
+	t.s.Retry, t.s.RetryAttempt, t.s.RetryLimit = c.Policy.String(), attempts, 0
+	if gaveUp {
+		t.s.Retry = fmt.Sprintf("bounded: gave up after %d retries", attempts)
+	}
+	t.mu.Unlock()
+	t.setState(StateFailed)
+}
+
+// startedWithoutPosition records a start at the server's current position.
+func (t *shardTracker) startedWithoutPosition() {
+	t.mu.Lock()
+	t.s.StartedWithoutPosition = true
+	t.mu.Unlock()
+}
+
+// streaming records an open binlog connection streaming from a fixed
+// position: the shard is ready.
+func (t *shardTracker) streaming(from change.Position) {
+	t.mu.Lock()
+	t.s.StartPosition = from.String()
+	t.mu.Unlock()
+	t.setState(StateStreaming)
 }
 
 // reconnecting records a binlog connection the reader is re-establishing
@@ -74,13 +132,8 @@ func (t *shardTracker) reconnecting(err error, retryIn time.Duration) {
 	t.mu.Lock()
 	t.s.Reconnects++
 	t.mu.Unlock()
-	t.setError(err, "connection", time.Now().Add(retryIn))
-}
-
-func (t *shardTracker) restarted() {
-	t.mu.Lock()
-	t.s.Restarts++
-	t.mu.Unlock()
+	t.setError(err, Classify(err).Name, time.Now().Add(retryIn))
+	t.setState(StateReconnecting)
 }
 
 // read records a batch taken from the reader. lagSeconds is how far behind the

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tidemark-cdc/tidemark/change"
 )
 
 func testSupervisor(run func(ctx context.Context) error) (*supervisor, *Metrics) {
@@ -17,13 +19,22 @@ func testSupervisor(run func(ctx context.Context) error) (*supervisor, *Metrics)
 	return &supervisor{
 		shard: "s1", log: slog.New(slog.NewTextHandler(io.Discard, nil)), tracker: newShardTracker("s1"),
 		metrics: m, run: run, minBackoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, stableAfter: time.Hour,
-		classify: func(err error) errorClass {
-			return errorClass{name: "test", retryable: !errors.Is(err, errTerminalForTest)}
+		classify: func(err error) Class {
+			switch {
+			case errors.Is(err, errTerminalForTest):
+				return Class{"test", Terminal}
+			case errors.Is(err, errBoundedForTest):
+				return Class{"test_bounded", Bounded}
+			}
+			return Class{"test", Transient}
 		},
 	}, m
 }
 
-var errTerminalForTest = errors.New("terminal")
+var (
+	errTerminalForTest = errors.New("terminal")
+	errBoundedForTest  = errors.New("needs a human")
+)
 
 func TestSupervisorRetriesThenStopsOnTerminal(t *testing.T) {
 	calls := 0
@@ -52,11 +63,85 @@ func TestSupervisorRetriesThenStopsOnTerminal(t *testing.T) {
 
 func TestSupervisorRecoversPanicAsTerminal(t *testing.T) {
 	s, _ := testSupervisor(func(ctx context.Context) error { panic("boom") })
-	s.classify = classifyError
+	s.classify = Classify
 	err := s.Run(context.Background())
-	var p *panicError
+	var p *change.PanicError
 	if !errors.As(err, &p) {
 		t.Fatalf("Run = %v, want a recovered panic error", err)
+	}
+	if st := s.tracker.snapshot(); st.State != StateFailed || st.LastErrorClass != "internal" || st.Retry != "terminal" {
+		t.Fatalf("status = %+v, want failed, internal, terminal", st)
+	}
+}
+
+// A bounded class is retried maxAttempts times in a row, with the attempt
+// and the limit in /status, then the shard is parked.
+func TestSupervisorBoundedRetriesGiveUp(t *testing.T) {
+	calls := 0
+	var seen []ShardStatus
+	var s *supervisor
+	s, _ = testSupervisor(func(ctx context.Context) error {
+		if calls > 0 {
+			seen = append(seen, s.tracker.snapshot())
+		}
+		calls++
+		return errBoundedForTest
+	})
+	s.maxAttempts = 3
+	err := s.Run(context.Background())
+	if !errors.Is(err, errBoundedForTest) || calls != 4 {
+		t.Fatalf("Run = %v after %d runs, want the error after 4 (3 retries)", err, calls)
+	}
+	for i, st := range seen {
+		if st.RetryAttempt != i+1 || st.RetryLimit != 3 || st.Retry != "bounded" {
+			t.Errorf("before run %d: status %+v, want attempt %d of 3", i+2, st, i+1)
+		}
+	}
+	st := s.tracker.snapshot()
+	if st.State != StateFailed || st.Retry != "bounded: gave up after 3 retries" || st.NextRetryAt != nil || st.Action == "" && st.LastErrorClass != "test_bounded" {
+		t.Fatalf("final status = %+v", st)
+	}
+}
+
+// While it waits to retry, /status says retrying and when.
+func TestSupervisorShowsNextRetry(t *testing.T) {
+	s, _ := testSupervisor(func(ctx context.Context) error { return errors.New("connection refused") })
+	s.minBackoff, s.maxBackoff = time.Hour, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := s.tracker.snapshot()
+		if st.State == StateRetrying {
+			if st.NextRetryAt == nil || time.Until(*st.NextRetryAt) < 10*time.Minute || st.Retry != "transient" || st.RetryAttempt != 1 {
+				t.Errorf("retrying status %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never retrying: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Transient failures are retried without a limit.
+func TestSupervisorTransientRetriesWithoutLimit(t *testing.T) {
+	calls := 0
+	s, _ := testSupervisor(func(ctx context.Context) error {
+		calls++
+		if calls <= 3*maxBoundedAttempts {
+			return errors.New("connection refused")
+		}
+		return errTerminalForTest
+	})
+	if err := s.Run(context.Background()); !errors.Is(err, errTerminalForTest) || calls != 3*maxBoundedAttempts+1 {
+		t.Fatalf("Run = %v after %d runs", err, calls)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/tidemark-cdc/tidemark/binlog"
 	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/daemon"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -129,6 +130,7 @@ func readerConfig(s *Stack, shard int, dbs ...string) binlog.Config {
 			return false
 		},
 		HeartbeatPeriod: 200 * time.Millisecond,
+		Retryable:       daemon.Retryable, // the daemon's one classifier decides in-place reconnects
 	}
 }
 
@@ -865,13 +867,13 @@ func TestBinlogCheck(t *testing.T) {
 		!strings.Contains(pe.Problems[1], "999999999") || pe.Shard != cfg.Shard {
 		t.Errorf("problems %q", pe.Problems)
 	}
-	if !errors.Is(err, mysql.ErrPositionLost) || binlog.Retryable(err) {
+	if !errors.Is(err, mysql.ErrPositionLost) || daemon.Retryable(err) {
 		t.Errorf("Check error should match ErrPositionLost and be terminal")
 	}
 
 	rr := startReader(t, cfg, bogus, nil)
 	err = waitDone(t, rr, "Run from a position the server does not have")
-	if !errors.Is(err, mysql.ErrPositionLost) || binlog.Retryable(err) {
+	if !errors.Is(err, mysql.ErrPositionLost) || daemon.Retryable(err) {
 		t.Fatalf("Run: %v, want terminal ErrPositionLost", err)
 	}
 	if !strings.Contains(err.Error(), cfg.Shard) || !strings.Contains(err.Error(), bogus.GTIDSet) {
@@ -891,7 +893,7 @@ func TestBinlogUnsupportedType(t *testing.T) {
 	exec(t, db, "INSERT INTO "+name+".t VALUES (1, 'x')")
 	err := waitDone(t, rr, "Run on an unsupported column")
 	var ute *schema.UnsupportedTypeError
-	if !errors.As(err, &ute) || binlog.Retryable(err) {
+	if !errors.As(err, &ute) || daemon.Retryable(err) {
 		t.Fatalf("Run: %v, want a terminal UnsupportedTypeError", err)
 	}
 	if ute.Shard != "shard1" || ute.Table != name+".t" || ute.Column != "arm" {
@@ -917,7 +919,7 @@ func TestBinlogWrongPassword(t *testing.T) {
 		"Check": r.Check(ctx30(t), change.Position{}),
 		"Run":   waitDone(t, startReader(t, cfg, change.Position{}, nil), "Run with a wrong password"),
 	} {
-		if !errors.Is(err, mysql.ErrAccessDenied) || binlog.Retryable(err) {
+		if !errors.Is(err, mysql.ErrAccessDenied) || daemon.Retryable(err) {
 			t.Errorf("%s: %v, want terminal ErrAccessDenied", what, err)
 			continue
 		}

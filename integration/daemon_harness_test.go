@@ -123,16 +123,36 @@ func writeConfig(t *testing.T, yaml string) string {
 type inProcessDaemon struct {
 	d    *daemon.Daemon
 	stop func()
+	log  *syncBuffer // everything the daemon logged
 }
 
-func startDaemon(t *testing.T, yaml string) *inProcessDaemon {
+// syncBuffer collects log output for assertions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, yaml string, opts ...daemon.Option) *inProcessDaemon {
 	t.Helper()
 	cfg, err := daemon.LoadConfig(writeConfig(t, yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := daemon.New(cfg, log, "it")
+	buf := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testLogWriter{t}, buf), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := daemon.New(cfg, log, "it", opts...)
 	if err != nil {
 		t.Fatalf("daemon.New: %v", err)
 	}
@@ -162,7 +182,19 @@ func startDaemon(t *testing.T, yaml string) *inProcessDaemon {
 		}
 		return nil
 	})
-	return &inProcessDaemon{d: d, stop: stop}
+	return &inProcessDaemon{d: d, stop: stop, log: buf}
+}
+
+// status returns the named shard's status.
+func (p *inProcessDaemon) status(t *testing.T, shard string) daemon.ShardStatus {
+	t.Helper()
+	for _, s := range p.d.Status() {
+		if s.Shard == shard {
+			return s
+		}
+	}
+	t.Fatalf("no shard %s in status", shard)
+	return daemon.ShardStatus{}
 }
 
 // waitStreaming waits until every shard of the daemon is streaming.

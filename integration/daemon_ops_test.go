@@ -321,7 +321,7 @@ func TestDaemonMySQLReconnect(t *testing.T) {
 	if err := checkOrderAndAffinity(recs, 3, false); err != nil {
 		t.Fatalf("after 3 killed connections: %v", err)
 	}
-	if st := d.d.Status()[0]; st.LastErrorClass != "connection" || st.Restarts != 0 {
+	if st := d.d.Status()[0]; st.LastErrorClass != "mysql" || st.Restarts != 0 {
 		t.Errorf("status %+v: want the lost connection shown, and no pipeline restart", st)
 	}
 	_, metrics, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")

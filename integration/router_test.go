@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/daemon"
 	"github.com/tidemark-cdc/tidemark/router"
 )
 
@@ -339,7 +340,7 @@ func TestRouterPositions(t *testing.T) {
 			t.Fatal("Run did not stop after a record too large")
 		}
 		var pe *router.ProduceError
-		if !errors.As(err, &pe) || pe.Topic != topic || !errors.Is(err, kerr.MessageTooLarge) || router.IsRetryable(err) {
+		if !errors.As(err, &pe) || pe.Topic != topic || !errors.Is(err, kerr.MessageTooLarge) || daemon.Retryable(err) {
 			t.Fatalf("Run: %v, want a terminal ProduceError for %s with MESSAGE_TOO_LARGE", err, topic)
 		}
 		t.Logf("Run stopped with: %v", err)
@@ -392,7 +393,7 @@ func TestRouterUnreachableBrokers(t *testing.T) {
 			start := time.Now()
 			err = w.Run(ctx)
 			var ue *router.UnreachableError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), brokers[0]) || ctx.Err() != nil || !router.IsRetryable(err) {
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), brokers[0]) || ctx.Err() != nil || !daemon.Retryable(err) {
 				t.Fatalf("Run: %v, want a retryable UnreachableError naming %s before the test's deadline", err, brokers[0])
 			}
 			t.Logf("after %s: %v", time.Since(start).Round(time.Millisecond), err)

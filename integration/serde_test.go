@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/daemon"
 	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
@@ -417,8 +418,8 @@ func TestSerdeSchemaEvolution(t *testing.T) {
 		schema.Column{Name: "tier", Type: schema.TypeInt}), PrimaryKey: []int{0}}
 	_, err = enc.Messages(context.Background(), nil, topic, serdeEvent(v3, change.OpCreate, nil, change.Row{int32(4), nil, nil, int32(1)}), time.Now())
 	var re *serde.RegistryError
-	if !errors.Is(err, serde.ErrIncompatibleSchema) || !errors.As(err, &re) || re.StatusCode != 409 || serde.Retryable(err) {
-		t.Errorf("breaking change: err %v (retryable %v), want terminal ErrIncompatibleSchema", err, serde.Retryable(err))
+	if !errors.Is(err, serde.ErrIncompatibleSchema) || !errors.As(err, &re) || re.StatusCode != 409 || daemon.Retryable(err) {
+		t.Errorf("breaking change: err %v (retryable %v), want terminal ErrIncompatibleSchema", err, daemon.Retryable(err))
 	}
 	if err != nil && !strings.Contains(err.Error(), topic) {
 		t.Errorf("error does not name the topic: %v", err)

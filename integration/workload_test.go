@@ -350,6 +350,13 @@ func (e *e2eSetup) unionAccounts(t *testing.T, dbs map[int]*sqlDB) map[int64]acc
 // waitFinalState polls until the topic's final state equals the shards'.
 func (e *e2eSetup) waitFinalState(t *testing.T, dbs map[int]*sqlDB, timeout time.Duration) []decodedAccount {
 	t.Helper()
+	return e.waitFinalStateOf(t, dbs, timeout, nil)
+}
+
+// waitFinalStateOf is waitFinalState for the records keep accepts (all
+// when nil): e.g. one shard's part of the topic, by its workload's ids.
+func (e *e2eSetup) waitFinalStateOf(t *testing.T, dbs map[int]*sqlDB, timeout time.Duration, keep func(id int64) bool) []decodedAccount {
+	t.Helper()
 	dec := e.decoder(t)
 	want := e.unionAccounts(t, dbs)
 	var recs []decodedAccount
@@ -358,9 +365,23 @@ func (e *e2eSetup) waitFinalState(t *testing.T, dbs map[int]*sqlDB, timeout time
 			return fmt.Errorf("topic %s not created yet", e.topic("accounts"))
 		}
 		recs = decodeAccounts(t, dec, e.readTopic(t, e.topic("accounts")))
+		if keep != nil {
+			kept := recs[:0]
+			for _, r := range recs {
+				if keep(r.id) {
+					kept = append(kept, r)
+				}
+			}
+			recs = kept
+		}
 		return checkFinalState(recs, want)
 	})
 	return recs
+}
+
+// ofShard keeps the ids the workload of shard i writes.
+func ofShard(i int) func(int64) bool {
+	return func(id int64) bool { return id/1_000_000_000 == int64(i+1) }
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -69,6 +69,7 @@ func (q *Conn) Query(ctx context.Context, stmt string, args ...any) ([][]Value, 
 	if err := q.connect(ctx); err != nil {
 		return nil, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	c := q.c
@@ -81,6 +82,9 @@ func (q *Conn) Query(ctx context.Context, stmt string, args ...any) ([][]Value, 
 			q.c = nil
 		}
 		if err == nil || ctx.Err() != nil {
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && parent.Err() == nil {
+				return nil, fmt.Errorf("query %q: %w after %s", abbreviate(stmt), ErrQueryTimeout, queryTimeout)
+			}
 			return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
 		}
 		return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))

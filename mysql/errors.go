@@ -33,6 +33,20 @@ var ErrServerIDClash = errors.New("another replica uses this server_id")
 // cannot help, and dropping the value would silently lose data.
 var ErrUndecodable = errors.New("cannot decode exactly")
 
+// ErrQueryTimeout: a metadata query did not finish within its bound (the
+// server is overloaded or the network is gone without closing the socket).
+var ErrQueryTimeout = errors.New("query timed out")
+
+// ServerErrorCode returns the MySQL error code of a server error in err's
+// chain (1045 for access denied, ...).
+func ServerErrorCode(err error) (uint16, bool) {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		return me.Code, true
+	}
+	return 0, false
+}
+
 // undecodable wraps err with ErrUndecodable.
 func undecodable(err error) error { return fmt.Errorf("%w: %w", ErrUndecodable, err) }
 

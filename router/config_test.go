@@ -56,8 +56,8 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil {
 				t.Fatal("Validate accepted an invalid config")
 			}
-			if !errors.Is(err, ErrInvalidConfig) || IsRetryable(err) {
-				t.Errorf("error %v: want ErrInvalidConfig, terminal", err)
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("error %v: want ErrInvalidConfig", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// Sentinel errors. Callers branch on them with errors.Is; IsRetryable says
-// which ones a restart can cure.
+// Sentinel errors. Callers branch on them with errors.Is; what each means
+// for the shard (retry or stop) is decided by the daemon's classifier.
 var (
 	// ErrClosed is returned by Write (and Run) once the Writer was closed
 	// or its Run returned: nothing more is accepted, positions are no
@@ -37,6 +35,11 @@ var (
 	// not be loaded back once stored (unknown flavor, snapshot progress
 	// that is not JSON): a bug in the caller, refused before it is stored.
 	ErrInvalidPosition = errors.New("router: invalid position")
+
+	// ErrPositionsNotCompacted: the positions topic exists without
+	// cleanup.policy=compact, so retention would delete positions and a
+	// restart would silently start over.
+	ErrPositionsNotCompacted = errors.New("router: positions topic is not compacted")
 
 	// ErrCorruptPosition means the stored position of the shard cannot be
 	// decoded. A restart would read the same bytes: it is terminal.
@@ -78,44 +81,3 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// terminalKafkaErrors are broker answers that the same records or the same
-// configuration will get again after a restart.
-var terminalKafkaErrors = []*kerr.Error{
-	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.CorruptMessage,
-	kerr.InvalidTopicException, kerr.InvalidPartitions, kerr.InvalidReplicationFactor,
-	kerr.InvalidReplicaAssignment, kerr.InvalidConfig, kerr.PolicyViolation,
-	kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed,
-	kerr.TransactionalIDAuthorizationFailed, kerr.SaslAuthenticationFailed,
-	kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState, kerr.UnsupportedCompressionType,
-	kerr.UnsupportedForMessageFormat, kerr.InvalidRequiredAcks, kerr.ProducerFenced,
-}
-
-// IsRetryable reports whether a restart of the shard's pipeline (which
-// resumes from the last committed position) may succeed where this error
-// failed. This is the one place in the package that decides it.
-//
-// Terminal: invalid configuration, fencing, keyless records for compacted
-// topics, an invalid position to store or a corrupt stored one, and broker
-// errors that the same records or settings get again (record too large,
-// authorization and authentication failures, invalid topic or config).
-// Everything else is retryable: unreachable brokers, delivery timeouts,
-// network errors, leadership changes, a topic deleted under us (it is
-// created again on restart), ErrClosed.
-func IsRetryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, ErrFenced) || errors.Is(err, ErrKeylessCompacted) || errors.Is(err, ErrCorruptPosition) ||
-		errors.Is(err, ErrInvalidPosition) || errors.Is(err, ErrInvalidConfig) {
-		return false
-	}
-	if ke, ok := errors.AsType[*kerr.Error](err); ok {
-		for _, t := range terminalKafkaErrors {
-			if ke == t {
-				return false
-			}
-		}
-	}
-	return true
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -116,13 +117,65 @@ func (w *Writer) LoadPosition(ctx context.Context) (pos change.Position, found b
 	return pos, true, nil
 }
 
+// OtherShards returns the names of the other shards that have a position
+// stored in the positions topic (their latest record is not a tombstone),
+// sorted. The daemon asks when this shard has none: other shards' positions
+// then mean a renamed shard or a changed positions topic rather than a first
+// start. It reads every partition of the topic to its end.
+func (w *Writer) OtherShards(ctx context.Context) ([]string, error) {
+	if _, err := w.connect(ctx); err != nil {
+		return nil, err
+	}
+	st, err := w.ensurePositionsTopic(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]int32, st.partitions)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	live := map[string]bool{}
+	err = w.scanPositions(ctx, all, func(r *kgo.Record) {
+		if k := string(r.Key); k != w.shard {
+			live[k] = r.Value != nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for k, ok := range live {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // loadPosition reads the given partitions of the positions topic to their
 // ends and returns the newest record with the shard's key: the last one in
 // a partition, the latest timestamp across partitions. nil when none.
 func (w *Writer) loadPosition(ctx context.Context, partitions []int32) (*kgo.Record, error) {
+	var latest *kgo.Record
+	err := w.scanPositions(ctx, partitions, func(r *kgo.Record) {
+		if string(r.Key) != w.shard {
+			return
+		}
+		if latest == nil || latest.Partition == r.Partition || r.Timestamp.After(latest.Timestamp) {
+			latest = r
+		}
+	})
+	return latest, err
+}
+
+// scanPositions reads the given partitions of the positions topic from
+// their start to their end (the last stable offset, so uncommitted
+// transactional records are never seen) and calls fn with every data record.
+func (w *Writer) scanPositions(ctx context.Context, partitions []int32, fn func(*kgo.Record)) error {
 	c, err := w.connect(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	topic := w.cfg.PositionsTopic
 	starts, err := c.adm.ListStartOffsets(ctx, topic)
@@ -130,14 +183,14 @@ func (w *Writer) loadPosition(ctx context.Context, partitions []int32) (*kgo.Rec
 		err = starts.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("shard %s: start offsets of %s: %w", w.shard, topic, err)
+		return fmt.Errorf("shard %s: start offsets of %s: %w", w.shard, topic, err)
 	}
 	ends, err := c.adm.ListCommittedOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("shard %s: end offsets of %s: %w", w.shard, topic, err)
+		return fmt.Errorf("shard %s: end offsets of %s: %w", w.shard, topic, err)
 	}
 
 	from := make(map[int32]kgo.Offset)
@@ -151,7 +204,7 @@ func (w *Writer) loadPosition(ctx context.Context, partitions []int32) (*kgo.Rec
 		}
 	}
 	if len(from) == 0 {
-		return nil, nil
+		return nil
 	}
 
 	cl, err := kgo.NewClient(append(w.commonOpts(),
@@ -162,30 +215,26 @@ func (w *Writer) loadPosition(ctx context.Context, partitions []int32) (*kgo.Rec
 		kgo.KeepControlRecords(),
 	)...)
 	if err != nil {
-		return nil, fmt.Errorf("shard %s: create kafka consumer: %w", w.shard, err)
+		return fmt.Errorf("shard %s: create kafka consumer: %w", w.shard, err)
 	}
 	defer cl.Close()
 
-	var latest *kgo.Record
 	for len(until) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("shard %s: read positions from %s: %w", w.shard, topic, err)
+			return fmt.Errorf("shard %s: read positions from %s: %w", w.shard, topic, err)
 		}
 		if err := fs.Err(); err != nil {
-			return nil, fmt.Errorf("shard %s: read positions from %s: %w", w.shard, topic, err)
+			return fmt.Errorf("shard %s: read positions from %s: %w", w.shard, topic, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := until[r.Partition]; ok && r.Offset >= end-1 {
 				delete(until, r.Partition)
 			}
-			if r.Attrs.IsControl() || string(r.Key) != w.shard {
-				return
-			}
-			if latest == nil || latest.Partition == r.Partition || r.Timestamp.After(latest.Timestamp) {
-				latest = r
+			if !r.Attrs.IsControl() {
+				fn(r)
 			}
 		})
 	}
-	return latest, nil
+	return nil
 }

@@ -43,11 +43,23 @@ func (w *Writer) EnsureTopic(ctx context.Context, topic string) error {
 	return err
 }
 
+// ensurePositionsTopic ensures the positions topic, which must be
+// compacted: with retention, a shard idle for longer than retention.ms would
+// lose its position and silently start over (ErrPositionsNotCompacted).
 func (w *Writer) ensurePositionsTopic(ctx context.Context) (topicState, error) {
-	if st, ok := w.lookupTopic(w.cfg.PositionsTopic); ok {
-		return st, nil
+	st, ok := w.lookupTopic(w.cfg.PositionsTopic)
+	if !ok {
+		var err error
+		if st, err = w.ensureTopic(ctx, w.cfg.PositionsTopic, w.cfg.PositionsPartitions, w.cfg.ReplicationFactor, positionsTopicConfig); err != nil {
+			return topicState{}, err
+		}
 	}
-	return w.ensureTopic(ctx, w.cfg.PositionsTopic, w.cfg.PositionsPartitions, w.cfg.ReplicationFactor, positionsTopicConfig)
+	if !st.compacted {
+		return topicState{}, fmt.Errorf("shard %s: topic %s: %w: retention would delete positions and a restart would silently start over; "+
+			"make it compacted (kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact) or choose another kafka.positions_topic",
+			w.shard, w.cfg.PositionsTopic, ErrPositionsNotCompacted, w.cfg.PositionsTopic)
+	}
+	return st, nil
 }
 
 func (w *Writer) lookupTopic(topic string) (topicState, bool) {
@@ -99,7 +111,7 @@ func (w *Writer) ensureTopic(ctx context.Context, topic string, partitions int32
 	if err != nil {
 		return topicState{}, err
 	}
-	if !st.compacted { // an operator's topic; once per Writer, as the state is cached below
+	if !st.compacted && topic != w.cfg.PositionsTopic { // an operator's topic; once per Writer, as the state is cached below
 		w.log.Warn("topic exists but is not compacted: deleted rows will not be compacted away and keyed history grows without bound",
 			"topic", topic)
 	}

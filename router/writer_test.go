@@ -227,9 +227,6 @@ func TestWriterFailedRecordStopsAndBlocksLaterPositions(t *testing.T) {
 		!errors.Is(err, kerr.MessageTooLarge) || pe.Shard != "shard1" {
 		t.Fatalf("ProduceError = %+v", pe)
 	}
-	if IsRetryable(err) {
-		t.Error("MESSAGE_TOO_LARGE classified retryable")
-	}
 	for _, part := range []string{"shard1", "topic t", "partition", "MESSAGE_TOO_LARGE"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not name %q", err, part)
@@ -399,7 +396,7 @@ func TestWriterKeylessRecords(t *testing.T) {
 	w := newTestWriter(t, f, nil)
 	rs := append(recs(1, 2), Record{Topic: "t", Value: []byte("no key")})
 	err := w.Write(context.Background(), rs, gtid(1))
-	if !errors.Is(err, ErrKeylessCompacted) || IsRetryable(err) || !strings.Contains(err.Error(), "topic t") {
+	if !errors.Is(err, ErrKeylessCompacted) || !strings.Contains(err.Error(), "topic t") {
 		t.Fatalf("keyless record for a compacted topic: %v", err)
 	}
 	if f.produced() != 0 {
@@ -449,35 +446,12 @@ func TestWriterUnreachableBrokers(t *testing.T) {
 	start := time.Now()
 	err = w.Run(context.Background())
 	var ue *UnreachableError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "127.0.0.1:1,127.0.0.1:2") || !IsRetryable(err) {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "127.0.0.1:1,127.0.0.1:2") {
 		t.Fatalf("Run with unreachable brokers: %v, want a retryable *UnreachableError naming them", err)
 	}
 	t.Logf("unreachable after %s: %v", time.Since(start).Round(time.Millisecond), err)
 }
 
-func TestIsRetryable(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{ErrFenced, false},
-		{fmt.Errorf("wrapped: %w", ErrKeylessCompacted), false},
-		{&ProduceError{Topic: "t", Err: kerr.MessageTooLarge}, false},
-		{&ProduceError{Topic: "t", Err: kerr.TopicAuthorizationFailed}, false},
-		{&ProduceError{Topic: "t", Err: kerr.UnknownTopicOrPartition}, true},
-		{&ProduceError{Topic: "t", Err: kerr.NotEnoughReplicas}, true},
-		{&ProduceError{Topic: "t", Err: kgo.ErrRecordTimeout}, true},
-		{&UnreachableError{Brokers: []string{"b:9092"}, Err: errors.New("refused")}, true},
-		{ErrClosed, true},
-		{context.DeadlineExceeded, true},
-	}
-	for _, tt := range tests {
-		if got := IsRetryable(tt.err); got != tt.want {
-			t.Errorf("IsRetryable(%v) = %t, want %t", tt.err, got, tt.want)
-		}
-	}
-}
 
 // BenchmarkWrite measures the in-process write path (checks, budget,
 // tracker, record conversion, acknowledgement) with a sink that acknowledges
@@ -515,7 +489,7 @@ func TestWriterPositionChecks(t *testing.T) {
 		{Flavor: change.FlavorMySQL, GTIDSet: "u:1-5", Snapshot: []byte("{not json")},
 	} {
 		err := w.Write(context.Background(), recs(1, 1), p)
-		if !errors.Is(err, ErrInvalidPosition) || IsRetryable(err) {
+		if !errors.Is(err, ErrInvalidPosition) {
 			t.Errorf("Write at %+v: %v, want terminal ErrInvalidPosition", p, err)
 		}
 	}

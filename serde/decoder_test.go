@@ -107,11 +107,6 @@ func TestDecodeErrors(t *testing.T) {
 	if _, err := dec.Decode(ctx, nil, append(bytes.Clone(v), 0)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("trailing byte: %v", err)
 	}
-	for _, err := range []error{ErrNotFramed, ErrMalformed, ErrSchemaNotFound} {
-		if Retryable(err) {
-			t.Errorf("%v retryable", err)
-		}
-	}
 
 	// NoCopy aliases bytes; the default copies.
 	rec, _ := NewDecoder(reg, DecoderOptions{NoCopy: true}).Decode(ctx, msgs[0].Key, v)

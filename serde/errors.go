@@ -1,14 +1,13 @@
 package serde
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 )
 
 // Sentinels callers branch on. Every error serde returns wraps at most one of
-// them; Retryable decides what a caller may retry.
+// them (or is a *RegistryError); what each means for a pipeline is the
+// daemon's classifier's decision.
 var (
 	// ErrNotFramed: a key or value is not Confluent-framed Avro (shorter than
 	// the 5-byte header, or a magic byte other than 0). Terminal: the record
@@ -107,26 +106,7 @@ func (e *ValueError) Error() string {
 
 func (e *ValueError) Unwrap() error { return ErrBadValue }
 
-// Retryable reports whether err may go away on retry: registry connection
-// failures and timeouts, HTTP 5xx, 408 and 429. Everything else serde returns
-// is terminal: framing and Avro errors, bad values, and registry 4xx
-// (409 incompatible, 422 invalid, 401/403 credentials, 404 unknown id).
-// A cancelled context is not retryable: the caller asked to stop.
-func Retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var re *RegistryError
-	if errors.As(err, &re) {
-		return re.StatusCode >= 500 || re.StatusCode == 408 || re.StatusCode == 429
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true // refused, reset, DNS, timeout: the registry may come back
-	}
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errRegistryTransport)
-}
-
-// errRegistryTransport marks failures talking to the registry that are not
-// net.Errors (a truncated response body, an unreadable answer).
-var errRegistryTransport = errors.New("schema registry transport")
+// ErrRegistryUnavailable: the registry could not be asked or did not answer
+// readably (connection refused or reset, DNS, a timeout, a truncated body).
+// The registry may come back.
+var ErrRegistryUnavailable = errors.New("schema registry unavailable")

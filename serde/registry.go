@@ -165,7 +165,7 @@ func (c *RegistryClient) Register(ctx context.Context, subject, schema string) (
 		return 0, err
 	}
 	if resp.ID == nil || *resp.ID <= 0 {
-		return 0, fmt.Errorf("schema registry: %s: %w: answer has no valid id", op, errRegistryTransport)
+		return 0, fmt.Errorf("schema registry: %s: %w: answer has no valid id", op, ErrRegistryUnavailable)
 	}
 	c.mu.Lock()
 	c.ids[k] = *resp.ID
@@ -190,7 +190,7 @@ func (c *RegistryClient) Schema(ctx context.Context, id int) (string, error) {
 		return "", err
 	}
 	if resp.Schema == nil {
-		return "", fmt.Errorf("schema registry: %s: %w: answer has no schema", op, errRegistryTransport)
+		return "", fmt.Errorf("schema registry: %s: %w: answer has no schema", op, ErrRegistryUnavailable)
 	}
 	if resp.SchemaType != "" && resp.SchemaType != "AVRO" {
 		return "", fmt.Errorf("schema registry: %s: schema type %s, serde reads Avro only", op, resp.SchemaType)
@@ -223,12 +223,15 @@ func (c *RegistryClient) do(ctx context.Context, op, method, path string, body [
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("schema registry: %s: %w", op, err) // *url.Error: no credentials in it
+		if ctx.Err() != nil {
+			return fmt.Errorf("schema registry: %s: %w", op, ctx.Err())
+		}
+		return fmt.Errorf("schema registry: %s: %w: %w", op, ErrRegistryUnavailable, err) // *url.Error: no credentials in it
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRegistryAnswer))
 	if err != nil {
-		return fmt.Errorf("schema registry: %s: read answer: %w: %w", op, errRegistryTransport, err)
+		return fmt.Errorf("schema registry: %s: read answer: %w: %w", op, ErrRegistryUnavailable, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		re := &RegistryError{Op: op, StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
@@ -245,7 +248,7 @@ func (c *RegistryClient) do(ctx context.Context, op, method, path string, body [
 		return re
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("schema registry: %s: decode answer: %w: %w", op, errRegistryTransport, err)
+		return fmt.Errorf("schema registry: %s: decode answer: %w: %w", op, ErrRegistryUnavailable, err)
 	}
 	return nil
 }

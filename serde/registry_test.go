@@ -111,24 +111,24 @@ func TestRegistryClient(t *testing.T) {
 		t.Errorf("%d GETs, want 1 (cached)", f.gets.Load())
 	}
 	_, err = c2.Schema(ctx, 99)
-	if !errors.Is(err, ErrSchemaNotFound) || Retryable(err) {
+	if !errors.Is(err, ErrSchemaNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
 
 	_, err = c.Register(ctx, "t-value", `"incompatible"`)
 	var re *RegistryError
-	if !errors.Is(err, ErrIncompatibleSchema) || !errors.As(err, &re) || re.StatusCode != 409 || Retryable(err) {
+	if !errors.Is(err, ErrIncompatibleSchema) || !errors.As(err, &re) || re.StatusCode != 409 {
 		t.Errorf("409: %v", err)
 	}
 
 	f.status.Store(503)
 	_, err = c.Register(ctx, "t-value", `"int"`)
-	if !errors.As(err, &re) || re.StatusCode != 503 || !Retryable(err) {
-		t.Errorf("503: %v (retryable %v)", err, Retryable(err))
+	if !errors.As(err, &re) || re.StatusCode != 503 {
+		t.Errorf("503: %v", err)
 	}
 	f.status.Store(401)
-	if _, err = c.Register(ctx, "t-value", `"int"`); Retryable(err) {
-		t.Errorf("401 retryable: %v", err)
+	if _, err = c.Register(ctx, "t-value", `"int"`); !errors.As(err, &re) || re.StatusCode != 401 {
+		t.Errorf("401: %v", err)
 	}
 	f.status.Store(0)
 
@@ -146,12 +146,12 @@ func TestRegistryClientUnreachable(t *testing.T) {
 	f.srv.Close()
 	c, _ := NewRegistryClient(RegistryConfig{URL: url, Password: "s3cret", Timeout: time.Second})
 	_, err := c.Register(context.Background(), "s", `"int"`)
-	if err == nil || !Retryable(err) || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("connection refused: %v (retryable %v)", err, Retryable(err))
+	if !errors.Is(err, ErrRegistryUnavailable) || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("connection refused: %v, want ErrRegistryUnavailable", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Register(ctx, "s", `"int"`); !errors.Is(err, context.Canceled) || Retryable(err) {
+	if _, err := c.Register(ctx, "s", `"int"`); !errors.Is(err, context.Canceled) || errors.Is(err, ErrRegistryUnavailable) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
