@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-
 )
 
 // PrerequisiteError lists every server setting that prevents streaming, each

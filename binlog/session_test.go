@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,4 +246,24 @@ func TestSessionRejectsPartialRowImage(t *testing.T) {
 		}
 	}
 	t.Fatal("a partial row image was accepted")
+}
+
+// A panic of the allow-list on go-mysql's decoding goroutine is reported as
+// the panic it is (go-mysql itself keeps only an error's text).
+func TestRowFilterPanicIsReported(t *testing.T) {
+	s, _ := testSession(t, func(db, table string) bool { panic("bad filter") })
+	p := fixtureParser(t, s.r, s.filter)
+	var parseErr error
+	for _, b := range readFixture(t, "small_tx.events") {
+		if _, parseErr = p.Parse(b); parseErr != nil {
+			break
+		}
+	}
+	if parseErr == nil {
+		t.Fatal("the panicking filter went unnoticed")
+	}
+	var pe *change.PanicError
+	if err := s.readError(parseErr, false); !errors.As(err, &pe) || pe.Stage != "binlog decode" || !strings.Contains(fmt.Sprint(pe.Value), "bad filter") {
+		t.Fatalf("readError = %v, want the filter's PanicError", err)
+	}
 }

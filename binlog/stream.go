@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -120,6 +121,8 @@ func (s *session) readError(err error, idle bool) error {
 	switch {
 	case idle:
 		return &ConnectionError{fmt.Errorf("binlog: shard %s: %w (%s)", s.cfg.Shard, errIdle, s.cfg.ReadTimeout)}
+	case s.filter.panicked.Load() != nil:
+		return s.filter.panicked.Load() // our own code panicked in go-mysql's goroutine
 	case strings.HasPrefix(err.Error(), "panic "):
 		return mark(mysql.ErrUndecodable, fmt.Errorf("binlog: shard %s: go-mysql failed to decode the binlog after %s: %w", s.cfg.Shard, s.pos.Position(), err))
 	case errors.As(err, &ee) && !strings.Contains(ee.Err, "checksum"):
@@ -227,11 +230,21 @@ func (s *session) handle(ctx context.Context, ev *replication.BinlogEvent) error
 // a connection's goroutine ends before the next connection starts) and
 // caches the answer per table id.
 type rowFilter struct {
-	include func(database, table string) bool
-	cache   map[string]map[string]bool // database → table → captured
+	include  func(database, table string) bool
+	cache    map[string]map[string]bool // database → table → captured
+	panicked atomic.Pointer[change.PanicError]
 }
 
-func (f *rowFilter) decode(e *replication.RowsEvent, data []byte) error {
+func (f *rowFilter) decode(e *replication.RowsEvent, data []byte) (err error) {
+	// A panic of ours (in Include, say) on go-mysql's goroutine: go-mysql
+	// keeps only the text of the error returned here, so the panic is kept
+	// for readError to report as what it is.
+	defer func() {
+		if p := recover(); p != nil {
+			f.panicked.Store(&change.PanicError{Stage: "binlog decode", Value: p, Stack: debug.Stack()})
+			err = fmt.Errorf("panic in the rows event filter: %v", p)
+		}
+	}()
 	pos, err := e.DecodeHeader(data)
 	if err != nil {
 		return err

@@ -26,7 +26,9 @@ import (
 // wrapped the way they reach the supervisor, and checks both the class and
 // what the supervisor does with it.
 func TestClassify(t *testing.T) {
-	conn := func(err error) error { return inStage(stageBinlog, &binlog.ConnectionError{Err: fmt.Errorf("binlog: shard s: read binlog: %w", err)}) }
+	conn := func(err error) error {
+		return inStage(stageBinlog, &binlog.ConnectionError{Err: fmt.Errorf("binlog: shard s: read binlog: %w", err)})
+	}
 	produce := func(err error) error {
 		return inStage(stageKafka, &router.ProduceError{Shard: "s", Topic: "t", Partition: 1, Err: err})
 	}

@@ -25,9 +25,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidemark-cdc/tidemark/binlog"
-	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/daemon"
+	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 

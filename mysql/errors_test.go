@@ -47,4 +47,3 @@ func TestClassifyServerError(t *testing.T) {
 		t.Errorf("max_allowed_packet: %v", got)
 	}
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -44,6 +45,11 @@ func (w *Writer) commit(ctx context.Context, c *conn) error {
 	done := make(chan error, 1)
 	rec := &kgo.Record{Topic: w.cfg.PositionsTopic, Key: w.key, Value: val, Partition: -1}
 	c.sink.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
+		defer func() {
+			if p := recover(); p != nil { // on the client's goroutine: never end the process
+				done <- &change.PanicError{Stage: "kafka position ack", Value: p, Stack: debug.Stack()}
+			}
+		}()
 		if err != nil {
 			err = &ProduceError{Shard: w.shard, Topic: r.Topic, Partition: r.Partition, Err: err}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,6 +231,14 @@ func (*ackTag) Value(any) any               { return nil }
 // onAck is every data record's promise. kgo calls promises one at a time,
 // in order within a partition.
 func (w *Writer) onAck(r *kgo.Record, err error) {
+	// Promises run on the client's goroutines: a panic here would end the
+	// process. It stops this Writer instead, and no later position is
+	// committed.
+	defer func() {
+		if p := recover(); p != nil {
+			w.stop(&change.PanicError{Stage: "kafka ack", Value: p, Stack: debug.Stack()})
+		}
+	}()
 	t := r.Context.(*ackTag)
 	if err != nil {
 		if !errors.Is(err, kgo.ErrClientClosed) { // Close fails what is buffered: not a delivery error

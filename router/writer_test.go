@@ -452,7 +452,6 @@ func TestWriterUnreachableBrokers(t *testing.T) {
 	t.Logf("unreachable after %s: %v", time.Since(start).Round(time.Millisecond), err)
 }
 
-
 // BenchmarkWrite measures the in-process write path (checks, budget,
 // tracker, record conversion, acknowledgement) with a sink that acknowledges
 // at once: the router's own CPU cost per record, without the network.
@@ -586,5 +585,16 @@ func TestMetrics(t *testing.T) {
 	}
 	if s := got["tidemark_router_commit_to_ack_seconds_sum"]; s < 2 || s > 60 {
 		t.Errorf("commit-to-ack latency %vs, want about 2s", s)
+	}
+}
+
+// A panic in an acknowledgement (called on the client's goroutine) stops the
+// Writer with a *change.PanicError instead of ending the process.
+func TestOnAckPanicStopsWriter(t *testing.T) {
+	w := newTestWriter(t, newFakeSink(), nil)
+	w.onAck(&kgo.Record{Topic: "t"}, nil) // no ackTag: a bug in the write path
+	var p *change.PanicError
+	if err := w.stopErr(); !errors.As(err, &p) || p.Stage != "kafka ack" {
+		t.Fatalf("writer stopped with %v, want a PanicError of the ack", err)
 	}
 }
