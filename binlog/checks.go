@@ -26,9 +26,9 @@ import (
 // differs from the server's and from the replicas it shows, binlog retention
 // of at least MinBinlogRetention, the user's privileges (REPLICATION SLAVE,
 // REPLICATION CLIENT/BINLOG MONITOR, SELECT), and that from is still in the
-// server's binlogs. binlog_row_metadata other than FULL is not a failure: the
-// reader falls back to information_schema, with the caveats described in
-// tableschema.go, and Check logs a warning.
+// server's binlogs. binlog_row_metadata other than FULL is a failure unless
+// Config.AllowMinimalRowMetadata accepts the information_schema fallback
+// and its caveats (tableschema.go); Check then logs a warning.
 func (r *Reader) Check(ctx context.Context, from change.Position) error {
 	q := mysql.NewConn(r.cfg.conn())
 	defer q.Close()
@@ -75,8 +75,15 @@ func (c *checker) run(ctx context.Context, from change.Position) error {
 		if !ok {
 			v = "unsupported by this server (MySQL < 8.0.1, MariaDB < 10.5)"
 		}
-		c.r.log.Warn("binlog_row_metadata is not FULL: table schemas will be read from information_schema, which is racy across DDL; set binlog_row_metadata=FULL",
-			"shard", cfg.Shard, "binlog_row_metadata", v)
+		if cfg.AllowMinimalRowMetadata {
+			c.r.log.Warn("binlog_row_metadata is not FULL (allowed by allow_minimal_row_metadata): table schemas are read from information_schema, "+
+				"so rows written before a column rename, an ENUM/SET reorder, a signedness or primary key change get the new shape",
+				"shard", cfg.Shard, "binlog_row_metadata", v)
+		} else {
+			c.fail("binlog_row_metadata is %s: without FULL the binlog does not say which column is which, and information_schema shows tables as they are now, "+
+				"so rows written before a column rename, an ENUM/SET member reorder, a changed signedness or primary key would be decoded with the new names, members or key; "+
+				"set binlog_row_metadata=FULL (MariaDB 10.5+, MySQL 8.0.1+), or accept that risk with allow_minimal_row_metadata: true", v)
+		}
 	}
 	if !c.mariadb {
 		c.expect("gtid_mode", "ON", "set gtid_mode=ON (with enforce_gtid_consistency=ON)")

@@ -59,6 +59,11 @@ type Config struct {
 	// between the socket and the Sink; a single row larger than that is one
 	// event of its own size.
 	EventBuffer int
+	// AllowMinimalRowMetadata lets Check accept a server without
+	// binlog_row_metadata=FULL: table schemas then come from
+	// information_schema, which is wrong for rows written before some DDL
+	// (see tableschema.go). Off by default.
+	AllowMinimalRowMetadata bool
 	// MinBinlogRetention is the shortest binlog retention Check accepts
 	// (default 24h; negative disables the check): a shorter one lets a
 	// connector stopped over a weekend lose its position.

@@ -141,6 +141,11 @@ type ShardDefaults struct {
 	// usually means a renamed shard or a changed positions_topic, which would
 	// silently skip everything since the shard's real position.
 	AcceptMissingPosition bool `yaml:"accept_missing_position"`
+	// AllowMinimalRowMetadata accepts a server without
+	// binlog_row_metadata=FULL: table schemas then come from
+	// information_schema, which gives rows written before a column rename,
+	// an ENUM/SET reorder or a key change the new shape. Refused by default.
+	AllowMinimalRowMetadata bool `yaml:"allow_minimal_row_metadata"`
 }
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
@@ -157,8 +162,9 @@ type ShardConfig struct {
 	ServerID uint32        `yaml:"server_id"`
 	Tables   []TableFilter `yaml:"tables"`
 	// Start and AcceptMissingPosition override the defaults' (see ShardDefaults).
-	Start                 string `yaml:"start"`
-	AcceptMissingPosition *bool  `yaml:"accept_missing_position"`
+	Start                   string `yaml:"start"`
+	AcceptMissingPosition   *bool  `yaml:"accept_missing_position"`
+	AllowMinimalRowMetadata *bool  `yaml:"allow_minimal_row_metadata"`
 
 	// Keys that came from defaults: their problems are reported there, once.
 	tablesInherited, passwordEnvInherited bool
@@ -302,6 +308,10 @@ func (c *Config) applyDefaults() {
 		if s.AcceptMissingPosition == nil {
 			v := c.Defaults.AcceptMissingPosition
 			s.AcceptMissingPosition = &v
+		}
+		if s.AllowMinimalRowMetadata == nil {
+			v := c.Defaults.AllowMinimalRowMetadata
+			s.AllowMinimalRowMetadata = &v
 		}
 	}
 }

@@ -109,7 +109,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
 			ServerID: sc.ServerID, TLS: mysqlTLS, Include: filter.Allowed, HeartbeatPeriod: cfg.Defaults.HeartbeatPeriod,
-			MinBinlogRetention: cfg.Defaults.MinBinlogRetention,
+			MinBinlogRetention: cfg.Defaults.MinBinlogRetention, AllowMinimalRowMetadata: *sc.AllowMinimalRowMetadata,
 		},
 		routerCfg: router.Config{
 			Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID + "-" + sc.Name, TLS: kafkaTLS, SASL: sasl,

@@ -944,8 +944,26 @@ func TestBinlogMinimalMetadataFallback(t *testing.T) {
 	table := name + ".t"
 	exec(t, db, "CREATE TABLE "+table+" (a VARCHAR(5), id INT UNSIGNED, e ENUM('p','q''r'), k BIGINT UNSIGNED, PRIMARY KEY (k, id))")
 	setGlobal(t, db, "binlog_row_metadata", "MINIMAL")
+	cfg := readerConfig(s, shard, name)
+	// Refused unless allowed, naming the risk.
+	r, err := binlog.NewReader(cfg, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pe *binlog.PrerequisiteError
+	if err := r.Check(ctx30(t), change.Position{}); !errors.As(err, &pe) || !strings.Contains(err.Error(), "binlog_row_metadata is MINIMAL") ||
+		!strings.Contains(err.Error(), "rename") || !strings.Contains(err.Error(), "allow_minimal_row_metadata") {
+		t.Fatalf("Check without FULL metadata: %v, want a prerequisite error naming the risk and the opt-in", err)
+	}
+	cfg.AllowMinimalRowMetadata = true
+	if r, err = binlog.NewReader(cfg, testLogger(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(ctx30(t), change.Position{}); err != nil {
+		t.Fatalf("Check with allow_minimal_row_metadata: %v", err)
+	}
 	reg := prometheus.NewRegistry()
-	rr := startCaughtUp(t, readerConfig(s, shard, name), binlog.NewMetrics(reg))
+	rr := startCaughtUp(t, cfg, binlog.NewMetrics(reg))
 	c := conn(t, db) // a new session: it logs with the new global setting
 	execConn(t, c, "INSERT INTO "+table+" VALUES ('x', 4294967295, 'q''r', 18446744073709551615)")
 	evs := waitRows(t, rr, name, "t", 1)
