@@ -72,6 +72,15 @@ type Config struct {
 	// is worth reconnecting in place: the daemon passes its one error
 	// classifier. Nil means never: every error is returned from Run.
 	Retryable func(error) bool
+	// ContinueAfterXARollback makes an XA ROLLBACK of a transaction whose
+	// rows were emitted at XA PREPARE a warning instead of ErrXARollback
+	// (see xa.go). Off by default.
+	ContinueAfterXARollback bool
+	// OnWarning, when set, is told of every degraded path the reader takes
+	// and goes on from (kind is a stable snake_case name, e.g.
+	// "xa_rollback"); the reader also logs each at WARN and counts it in
+	// tidemark_binlog_warnings_total. From Run's goroutine; must not block.
+	OnWarning func(kind, message string)
 	// OnStreaming, when set, is called each time a binlog connection is
 	// open and streaming from a fixed position (the first time, and again
 	// after every in-place reconnect), with that position: every row

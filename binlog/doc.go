@@ -55,7 +55,8 @@
 //   - A transaction that ends with ROLLBACK (one that changed a
 //     non-transactional table) is emitted like a committed one, with a
 //     warning: rows are streamed before the end is known.
-//   - XA transactions are emitted at XA PREPARE, as in the binlog.
+//   - XA transactions are emitted at XA PREPARE, as in the binlog; an XA
+//     ROLLBACK of an emitted one is ErrXARollback (xa.go).
 //   - Statement-based events (a session with binlog_format=STATEMENT) carry
 //     no rows and are not detected at run time; Check verifies the global
 //     binlog_format.

@@ -67,6 +67,10 @@ var (
 	// registered with the same server_id (mysql.ErrServerIDClash, repeated).
 	ErrServerIDConflict = errors.New("server_id used by another replica")
 
+	// ErrXARollback: an XA transaction whose rows were emitted at XA PREPARE
+	// was rolled back: Kafka holds row changes that never committed.
+	ErrXARollback = errors.New("XA transaction rolled back after its rows were emitted")
+
 	// ErrInvalidPosition: a stored or server position the reader cannot parse.
 	ErrInvalidPosition = errors.New("invalid binlog position")
 

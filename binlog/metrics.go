@@ -19,6 +19,7 @@ type Metrics struct {
 	schemaLoads  *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
 	connected    *prometheus.GaugeVec
+	warnings     *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them with reg (nil: not
@@ -58,6 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tidemark_binlog_connected",
 			Help: "1 while the reader holds a binlog connection to the shard, 0 otherwise. Alert when 0 for longer than the reconnect budget.",
 		}, []string{"shard"}),
+		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidemark_binlog_warnings_total",
+			Help: "Degraded paths the reader took and went on from, by kind (xa_rollback, rollback_after_emit, ...): each means Kafka may differ from the shard for some rows; the WARN line and /status say which. Alert on any increase.",
+		}, []string{"shard", "kind"}),
 	}
 	m.events = register(reg, m.events)
 	m.bytes = register(reg, m.bytes)
@@ -67,6 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.schemaLoads = register(reg, m.schemaLoads)
 	m.lag = register(reg, m.lag)
 	m.connected = register(reg, m.connected)
+	m.warnings = register(reg, m.warnings)
 	return m
 }
 
@@ -96,6 +102,13 @@ type shardMetrics struct {
 	replaySkips                            prometheus.Counter
 	loadsBinlog, loadsInfoSchema           prometheus.Counter
 	lag, connected                         prometheus.Gauge
+	warningsVec                            *prometheus.CounterVec
+	shard                                  string
+}
+
+// warnings is the counter of one kind of warning (rare: looked up per call).
+func (s *shardMetrics) warnings(kind string) prometheus.Counter {
+	return s.warningsVec.WithLabelValues(s.shard, kind)
 }
 
 func (m *Metrics) forShard(shard string) *shardMetrics {
@@ -112,6 +125,8 @@ func (m *Metrics) forShard(shard string) *shardMetrics {
 		loadsInfoSchema: m.schemaLoads.WithLabelValues(shard, "information_schema"),
 		lag:             m.lag.WithLabelValues(shard),
 		connected:       m.connected.WithLabelValues(shard),
+		warningsVec:     m.warnings,
+		shard:           shard,
 	}
 }
 

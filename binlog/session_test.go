@@ -267,3 +267,25 @@ func TestRowFilterPanicIsReported(t *testing.T) {
 		t.Fatalf("readError = %v, want the filter's PanicError", err)
 	}
 }
+
+// The XID of an XA_PREPARE event's body, as MariaDB 10.11 prints the same
+// transaction in SHOW BINLOG EVENTS ("XA PREPARE X'747832',X'62',7") and in
+// its XA ROLLBACK query: both normalise to one key.
+func TestXAPrepareXID(t *testing.T) {
+	body := []byte{0, 7, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 't', 'x', '2', 'b'} // one_phase, formatID 7, gtrid "tx2", bqual "b"
+	xid, ok := parseXAPrepare(body)
+	if !ok || xid != normalizeXID("X'747832',X'62',7") {
+		t.Fatalf("parseXAPrepare = %q %v, want %q", xid, ok, normalizeXID("X'747832',X'62',7"))
+	}
+	if rb, rest, ok := xaVerb([]byte("XA ROLLBACK X'747832',X'62',7")); !ok || !rb || normalizeXID(string(rest)) != xid {
+		t.Errorf("xaVerb: %v %q %v", rb, rest, ok)
+	}
+	if rb, _, ok := xaVerb([]byte("xa commit X'747832',X'62',7")); !ok || rb {
+		t.Errorf("xaVerb(commit): %v %v", rb, ok)
+	}
+	for _, bad := range [][]byte{nil, body[:12], append(append([]byte{}, body[:5]...), 200, 0, 0, 0, 1, 0, 0, 0)} {
+		if _, ok := parseXAPrepare(bad); ok {
+			t.Errorf("parseXAPrepare(%v) accepted", bad)
+		}
+	}
+}

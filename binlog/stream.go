@@ -213,8 +213,9 @@ func (s *session) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	case *replication.GenericEvent:
 		switch ev.Header.EventType {
 		case replication.XA_PREPARE_LOG_EVENT:
-			// The rows of an XA transaction are in its prepare group; the
-			// XA COMMIT comes later as a group of its own.
+			// The rows of an XA transaction are in its prepare group; its
+			// XA COMMIT or XA ROLLBACK comes later as a group of its own (xa.go).
+			s.xaPrepare(e.Data)
 			return s.endTx(ctx, ev.Header)
 		case replication.INCIDENT_EVENT:
 			return mark(ErrIncident, fmt.Errorf("binlog: shard %s: incident event at %s:%d: the server reports the binlog may be missing changes; the connector needs a new snapshot",
@@ -268,4 +269,15 @@ func (f *rowFilter) included(tm *replication.TableMapEvent) bool {
 	}
 	tables[table] = ok
 	return ok
+}
+
+// warn reports a degraded path the reader goes on from: a WARN line, a
+// metric, and Config.OnWarning (the daemon shows it in /status). Never
+// silently.
+func (s *session) warn(kind, msg string) {
+	s.r.log.Warn(msg, "shard", s.cfg.Shard, "warning", kind)
+	s.m.warnings(kind).Inc()
+	if s.cfg.OnWarning != nil {
+		s.cfg.OnWarning(kind, msg)
+	}
 }

@@ -108,8 +108,7 @@ func (s *session) query(ctx context.Context, h *replication.EventHeader, e *repl
 		// stay. The reader cannot tell which rows were rolled back; it
 		// emitted them already (it never buffers a transaction).
 		if s.tx.seq > 0 {
-			s.r.log.Warn("transaction ended with ROLLBACK after its rows were emitted; rows of transactional tables in it did not persist",
-				"shard", s.cfg.Shard, "gtid", s.tx.gtid)
+			s.warn("rollback_after_emit", fmt.Sprintf("transaction %s ended with ROLLBACK after its rows were emitted; rows of transactional tables in it did not persist", s.tx.gtid))
 		}
 		return s.endTx(ctx, h)
 	case len(q) > 3 && bytes.EqualFold(q[:3], qXA):
@@ -119,6 +118,12 @@ func (s *session) query(ctx context.Context, h *replication.EventHeader, e *repl
 		}
 		if len(q) > 7 && bytes.EqualFold(q[3:7], []byte("END ")) {
 			return nil
+		}
+		if rollback, rest, ok := xaVerb(q); ok {
+			if err := s.xaOutcome(rollback, rest); err != nil {
+				return err
+			}
+			return s.endTx(ctx, h)
 		}
 	}
 	if s.tx.thread < 0 {

@@ -24,6 +24,11 @@ type Position struct {
 	File     string          `json:"file,omitempty"`
 	Pos      uint64          `json:"pos,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	// XAPrepared holds the XA transactions whose rows were emitted at XA
+	// PREPARE and whose XA COMMIT or XA ROLLBACK is still to come (XID as
+	// the binlog prints it → GTID of the prepare), so that a rollback is
+	// recognised after a restart too. Usually empty.
+	XAPrepared map[string]string `json:"xa_prepared,omitempty"`
 }
 
 // IsZero reports whether the position is unset (start from the server's

@@ -146,6 +146,11 @@ type ShardDefaults struct {
 	// information_schema, which gives rows written before a column rename,
 	// an ENUM/SET reorder or a key change the new shape. Refused by default.
 	AllowMinimalRowMetadata bool `yaml:"allow_minimal_row_metadata"`
+	// OnXARollback is what an XA ROLLBACK of a transaction whose rows were
+	// emitted at XA PREPARE does: "fail" (default) parks the shard,
+	// "continue" goes on with a warning (after the operator re-snapshotted
+	// what it changed).
+	OnXARollback string `yaml:"on_xa_rollback"`
 }
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
@@ -165,6 +170,7 @@ type ShardConfig struct {
 	Start                   string `yaml:"start"`
 	AcceptMissingPosition   *bool  `yaml:"accept_missing_position"`
 	AllowMinimalRowMetadata *bool  `yaml:"allow_minimal_row_metadata"`
+	OnXARollback            string `yaml:"on_xa_rollback"`
 
 	// Keys that came from defaults: their problems are reported there, once.
 	tablesInherited, passwordEnvInherited bool
@@ -281,6 +287,9 @@ func (c *Config) applyDefaults() {
 	if c.Defaults.Start == "" {
 		c.Defaults.Start = StartCurrent
 	}
+	if c.Defaults.OnXARollback == "" {
+		c.Defaults.OnXARollback = "fail"
+	}
 	for i := range c.Shards {
 		s := &c.Shards[i]
 		if s.Port == 0 {
@@ -308,6 +317,9 @@ func (c *Config) applyDefaults() {
 		if s.AcceptMissingPosition == nil {
 			v := c.Defaults.AcceptMissingPosition
 			s.AcceptMissingPosition = &v
+		}
+		if s.OnXARollback == "" {
+			s.OnXARollback = c.Defaults.OnXARollback
 		}
 		if s.AllowMinimalRowMetadata == nil {
 			v := c.Defaults.AllowMinimalRowMetadata
@@ -431,6 +443,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		if s.Start != StartCurrent && s.Start != c.Defaults.Start { // an inherited bad value is reported once, at defaults.start
 			add(p+".start", "want %s, got %q", StartCurrent, s.Start)
 		}
+		if s.OnXARollback != "fail" && s.OnXARollback != "continue" && s.OnXARollback != c.Defaults.OnXARollback {
+			add(p+".on_xa_rollback", "want fail or continue, got %q", s.OnXARollback)
+		}
 		if s.TLS != nil {
 			validateTLS(add, p+".tls", *s.TLS)
 		}
@@ -444,6 +459,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	validateTables(add, "defaults.tables", c.Defaults.Tables)
 	if c.Defaults.Start != StartCurrent {
 		add("defaults.start", "want %s, got %q", StartCurrent, c.Defaults.Start)
+	}
+	if c.Defaults.OnXARollback != "fail" && c.Defaults.OnXARollback != "continue" {
+		add("defaults.on_xa_rollback", "want fail or continue, got %q", c.Defaults.OnXARollback)
 	}
 	if env := c.Defaults.PasswordEnv; env != "" && getenv(env) == "" {
 		add("defaults.password_env", "environment variable %s is not set or empty", env)

@@ -157,6 +157,8 @@ func Classify(err error) Class {
 		return Class{"prerequisites", Terminal}
 	case errors.Is(err, binlog.ErrServerIDConflict):
 		return Class{"server_id_conflict", Terminal}
+	case errors.Is(err, binlog.ErrXARollback):
+		return Class{"xa_rollback", Terminal}
 	case errors.Is(err, binlog.ErrIncident):
 		return Class{"incident", Terminal}
 	case errors.Is(err, binlog.ErrInvalidPosition), errors.Is(err, router.ErrCorruptPosition):

@@ -110,6 +110,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
 			ServerID: sc.ServerID, TLS: mysqlTLS, Include: filter.Allowed, HeartbeatPeriod: cfg.Defaults.HeartbeatPeriod,
 			MinBinlogRetention: cfg.Defaults.MinBinlogRetention, AllowMinimalRowMetadata: *sc.AllowMinimalRowMetadata,
+			ContinueAfterXARollback: sc.OnXARollback == "continue",
 		},
 		routerCfg: router.Config{
 			Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID + "-" + sc.Name, TLS: kafkaTLS, SASL: sasl,
@@ -157,6 +158,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	bcfg.Retryable = Retryable
 	bcfg.OnReconnect = p.tracker.reconnecting
 	bcfg.OnStreaming = p.streaming
+	bcfg.OnWarning = p.tracker.warning
 	reader, err := binlog.NewReader(bcfg, p.baseLog, p.stages.binlog) // it labels its lines with the shard itself
 	if err != nil {
 		return err

@@ -48,6 +48,16 @@ type ShardStatus struct {
 	NextRetryAt  *time.Time `json:"next_retry_at,omitempty"`
 	// Action is what an operator can do about the last error.
 	Action string `json:"action,omitempty"`
+	// Warnings are the degraded paths the shard took and went on from, by
+	// kind (tidemark_binlog_warnings_total counts them too).
+	Warnings map[string]*Warning `json:"warnings,omitempty"`
+}
+
+// Warning is one kind of degraded path: how often, and the latest one.
+type Warning struct {
+	Count  uint64    `json:"count"`
+	Last   string    `json:"last"`
+	LastAt time.Time `json:"last_at"`
 }
 
 // shardTracker holds a shard's live status; the pipeline writes it, the admin
@@ -110,6 +120,22 @@ func (t *shardTracker) failed(err error, c Class, attempts int, gaveUp bool) {
 	t.setState(StateFailed)
 }
 
+// warning records a degraded path the reader went on from.
+func (t *shardTracker) warning(kind, msg string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.s.Warnings == nil {
+		t.s.Warnings = map[string]*Warning{}
+	}
+	w := t.s.Warnings[kind]
+	if w == nil {
+		w = &Warning{}
+		t.s.Warnings[kind] = w
+	}
+	w.Count++
+	w.Last, w.LastAt = msg, time.Now()
+}
+
 // startedWithoutPosition records a start at the server's current position.
 func (t *shardTracker) startedWithoutPosition() {
 	t.mu.Lock()
@@ -158,5 +184,12 @@ func (t *shardTracker) snapshot() ShardStatus {
 	defer t.mu.Unlock()
 	s := t.s
 	s.ReadPosition, s.CommittedPosition = t.readPos.String(), t.commitPos.String()
+	if len(t.s.Warnings) > 0 { // a copy: the tracker keeps updating its own
+		s.Warnings = make(map[string]*Warning, len(t.s.Warnings))
+		for k, w := range t.s.Warnings {
+			c := *w
+			s.Warnings[k] = &c
+		}
+	}
 	return s
 }

@@ -161,6 +161,8 @@ func actionFor(class string) string {
 		return "give the shard a server_id no server or replica of the shard uses"
 	case "corrupt_position":
 		return "inspect the shard's record in the positions topic"
+	case "xa_rollback":
+		return "Kafka holds rows of an XA transaction that was rolled back: re-snapshot the tables it changed, then set on_xa_rollback: continue and restart"
 	case "incident":
 		return "the server says its binlog may miss changes: re-snapshot the shard"
 	case "internal":

@@ -7,6 +7,8 @@ package integration
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -241,4 +243,75 @@ func TestDaemonDiscardThenKafka(t *testing.T) {
 	}
 	run("", 30)
 	e.waitFinalState(t, dbs, 2*time.Minute)
+}
+
+// XA: rows are emitted at XA PREPARE. An XA COMMIT changes nothing; an XA
+// ROLLBACK of a transaction whose rows were emitted parks the shard, naming
+// the XID, also when the rollback comes after a restart (the prepared XID
+// travels in the position); on_xa_rollback: continue goes on with a warning
+// in /status and the metrics.
+func TestDaemonXARollback(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	table := dbs[0].name + ".accounts"
+	xa := func(xid string, id int, outcome string) {
+		t.Helper()
+		// A session of its own: a prepared transaction outlives its session
+		// (MariaDB 10.5+), and only then can another session end it.
+		ctx := context.Background()
+		c, err := sql.Open("mysql", fmt.Sprintf("%s:%s@%s/", s.AdminUser, s.AdminPassword, s.Shards[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetMaxOpenConns(1)
+		for _, q := range []string{
+			"XA START '" + xid + "'",
+			fmt.Sprintf("INSERT INTO %s (id, email, version, balance) VALUES (%d, 'xa@example.com', 1, 1.00)", table, id),
+			"XA END '" + xid + "'", "XA PREPARE '" + xid + "'",
+		} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		c.Close()
+		if outcome != "" {
+			exec(t, dbs[0].DB, "XA "+outcome+" '"+xid+"'")
+		}
+	}
+	committed, undone := uniqueName("commit"), uniqueName("undone") // XIDs are server-wide
+	t.Cleanup(func() { _, _ = dbs[0].Exec("XA ROLLBACK '" + undone + "'") })
+	xidText := "x'" + hex.EncodeToString([]byte(undone)) + "',x'',1"
+	d := startDaemon(t, e.config([]int{0}, ""))
+	d.waitStreaming(t)
+	xa(committed, 1, "COMMIT")
+	xa(undone, 2, "") // prepared; its rollback comes while the daemon is down
+	e.waitRecords(t, "accounts", 2)
+	d.stop()
+	exec(t, dbs[0].DB, "XA ROLLBACK '"+undone+"'")
+
+	d = startDaemon(t, e.config([]int{0}, ""))
+	eventually(t, time.Minute, "shard parked on the rollback", func() error {
+		if st := d.status(t, "shard1"); st.State != daemon.StateFailed {
+			return fmt.Errorf("shard1 %s (%s)", st.State, st.LastError)
+		}
+		return nil
+	})
+	st := d.status(t, "shard1")
+	if st.LastErrorClass != "xa_rollback" || !strings.Contains(st.LastError, xidText) || !strings.Contains(st.LastError, "on_xa_rollback") {
+		t.Errorf("status %+v: want xa_rollback naming the XID and the way on", st)
+	}
+	d.stop()
+
+	cfg := strings.Replace(e.config([]int{0}, ""), "  heartbeat_period: 500ms\n", "  heartbeat_period: 500ms\n  on_xa_rollback: continue\n", 1)
+	d = startDaemon(t, cfg)
+	d.waitStreaming(t)
+	exec(t, dbs[0].DB, "INSERT INTO "+table+" (id, email, version, balance) VALUES (3, 'after@example.com', 1, 1.00)")
+	e.waitRecords(t, "accounts", 3)
+	if w := d.status(t, "shard1").Warnings["xa_rollback"]; w == nil || w.Count != 1 || !strings.Contains(w.Last, xidText) {
+		t.Errorf("warnings %+v, want one xa_rollback", d.status(t, "shard1").Warnings)
+	}
+	_, metrics, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+	if !strings.Contains(metrics, `tidemark_binlog_warnings_total{kind="xa_rollback",shard="shard1"} 1`) {
+		t.Errorf("metrics do not count the XA rollback")
+	}
 }

@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,9 @@ type GTIDState struct {
 	text   string                // canonical text of the set, cached per commit
 	File   string                // binlog file where the last complete transaction ended (informational)
 	Pos    uint64                // offset in File after it
+	// xa holds the XA transactions prepared with emitted rows and not yet
+	// committed or rolled back (change.Position.XAPrepared).
+	xa map[string]string
 }
 
 // NewGTIDState parses a stored position of the given flavour.
@@ -121,6 +125,9 @@ func NewGTIDState(flavor change.Flavor, p change.Position) (*GTIDState, error) {
 	// An empty GTID set is a valid position: "before the first transaction"
 	// (a server without any GTID yet); File then keeps the position non-zero.
 	s := &GTIDState{flavor: flavor, File: p.File, Pos: p.Pos}
+	for xid, gtid := range p.XAPrepared {
+		s.AddXAPrepared(xid, gtid)
+	}
 	switch flavor {
 	case change.FlavorMariaDB:
 		gs, err := ParseMariaGTIDs(p.GTIDSet)
@@ -142,7 +149,27 @@ func NewGTIDState(flavor change.Flavor, p change.Position) (*GTIDState, error) {
 
 // Position is the change.Position a later Run resumes from exactly.
 func (s *GTIDState) Position() change.Position {
-	return change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.File, Pos: s.Pos}
+	p := change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.File, Pos: s.Pos}
+	if len(s.xa) > 0 {
+		p.XAPrepared = maps.Clone(s.xa)
+	}
+	return p
+}
+
+// AddXAPrepared records an XA transaction prepared with emitted rows.
+func (s *GTIDState) AddXAPrepared(xid, gtid string) {
+	if s.xa == nil {
+		s.xa = map[string]string{}
+	}
+	s.xa[xid] = gtid
+}
+
+// ResolveXA forgets a prepared XA transaction at its XA COMMIT or XA
+// ROLLBACK, and returns the GTID of its prepare if its rows were emitted.
+func (s *GTIDState) ResolveXA(xid string) (prepareGTID string, emitted bool) {
+	prepareGTID, emitted = s.xa[xid]
+	delete(s.xa, xid)
+	return prepareGTID, emitted
 }
 
 // AddMaria records a completed MariaDB transaction; text is g.String(),
