@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -22,6 +23,8 @@ type Daemon struct {
 	metrics  *Metrics
 	stages   *stageMetrics
 	shards   []*shard
+	// adminToken is the bearer token of admin.token_env ("" = none).
+	adminToken string
 
 	mu        sync.Mutex
 	adminAddr string // the bound admin address, once listening
@@ -41,6 +44,9 @@ func New(cfg *Config, log *slog.Logger, version string) (*Daemon, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d := &Daemon{cfg: cfg, log: log, version: version, registry: reg}
+	if cfg.Admin.TokenEnv != "" {
+		d.adminToken = os.Getenv(cfg.Admin.TokenEnv)
+	}
 	d.metrics = NewMetrics(reg)
 	d.stages = newStageMetrics(reg)
 	shared, err := newSharedParts(cfg, version)
@@ -57,7 +63,7 @@ func New(cfg *Config, log *slog.Logger, version string) (*Daemon, error) {
 		p.metrics = d.metrics
 		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, sup: &supervisor{
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
-			classify: classifyError, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
+			classify: classifyShardError, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
 		}})
 	}
 	return d, nil
@@ -71,7 +77,8 @@ var ErrAllShardsFailed = errors.New("every shard stopped on a terminal error")
 // (then drains and commits, and returns nil) or until every shard has failed
 // terminally. One shard's failure never stops the others.
 func (d *Daemon) Run(ctx context.Context) error {
-	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version, started: time.Now()}
+	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
+		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	adminErr := make(chan error, 1)
@@ -83,6 +90,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.adminAddr = addr
 		d.mu.Unlock()
 		d.log.Info("tidemark started", "version", d.version, "admin", addr, "shards", len(d.shards))
+		for _, w := range d.cfg.Warnings() {
+			d.log.Warn("insecure configuration", "key", w.Key, "warning", w.Msg)
+		}
 	case err := <-adminErr:
 		return err
 	}
