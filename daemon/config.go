@@ -459,15 +459,24 @@ func validateSecret(add func(string, string, ...any), getenv func(string) string
 }
 
 // envName is what a *_env key holds. Anything else may be the secret itself,
-// pasted into the wrong key: the error then does not repeat it.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// pasted into the wrong key: the error then does not repeat it. An unset
+// variable is named only if it looks like one by convention (upper case):
+// a pasted password can look like a valid name too.
+var (
+	envName             = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	conventionalEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+)
 
 // checkSecretEnv checks that key names a set environment variable.
 func checkSecretEnv(add func(string, string, ...any), getenv func(string) string, key, env string) {
-	if !envName.MatchString(env) {
+	switch {
+	case !envName.MatchString(env):
 		add(key, "must be the name of an environment variable (letters, digits, '_'), not the secret itself")
-	} else if getenv(env) == "" {
+	case getenv(env) != "":
+	case conventionalEnvName.MatchString(env):
 		add(key, "environment variable %s is not set or empty", env)
+	default:
+		add(key, "the environment variable it names is not set or empty (the key holds a variable's name, never the secret)")
 	}
 }
 

@@ -88,6 +88,8 @@ func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 		{"registry url scheme", "  url: http://127.0.0.1", "  url: ftp://user:" + secret + "@127.0.0.1"},
 		{"registry url unparsable", "  url: http://127.0.0.1:18081", "  url: http://user:" + secret + "@127.0.0.1:port"},
 		{"registry url token user", "  url: http://127.0.0.1:18081", "  url: ftp://" + secret + "@127.0.0.1:18081"},
+		// A secret that is also a valid variable name (unset, of course).
+		{"name-like secret", "  password_env: TEST_PW\n", "  password_env: Hunter2_SECRET\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +101,7 @@ func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if strings.Contains(err.Error(), secret) {
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "Hunter2_SECRET") {
 				t.Errorf("error shows the secret:\n%v", err)
 			}
 		})

@@ -32,8 +32,8 @@ func tailCmd() *cobra.Command {
 		Short: "Print a topic's records decoded to JSON lines",
 		Long: `Print a topic's records decoded to JSON lines, one per record: partition,
 offset, timestamp, then the decoded key and envelope (op, before, after,
-source) or "tombstone": true. Claim-checked records are resolved the way any
-consumer using Tidemark's serde resolves them.
+source), or "value": null for a tombstone. Claim-checked records are
+resolved the way any consumer using Tidemark's serde resolves them.
 
 Brokers and registry come from -c FILE (a Tidemark configuration: its
 kafka TLS and SASL settings and registry credentials apply, exactly as in
