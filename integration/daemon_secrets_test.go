@@ -281,7 +281,8 @@ func TestNoOutputShowsASecret(t *testing.T) {
 		}
 		t.Run(format, func(t *testing.T) {
 			t.Run("streaming, admin requests, SIGTERM", func(t *testing.T) {
-				proc := startProcess(t, goodPath, "--log-format", format)
+				// At debug level: the libraries' chatter is searched too.
+				proc := startProcess(t, goodPath, "--log-format", format, "--log-level", "debug")
 				base := waitShards(t, proc, map[string][2]string{"shard1": {"streaming", ""}})
 				w := newWorkload(dbs[0].DB, dbs[0].name, 0)
 				w.next = int64(i) * 100_000 // fresh ids in the second format's run
