@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +25,10 @@ import (
 //	/readyz   200 once every shard is streaming, 503 otherwise (readiness)
 //	/status   JSON: every shard's state, positions, lag and last error
 //	/metrics  Prometheus
-//	/debug/pprof/  Go's profiler (heap, goroutine, profile, trace)
+//	/debug/pprof/  Go's profiler (heap, goroutine, profile, trace), only with admin.pprof
+//
+// With a token configured (admin.token_env), every request whose method is
+// not GET or HEAD, and pprof, must carry "Authorization: Bearer <token>".
 type adminServer struct {
 	addr     string
 	log      *slog.Logger
@@ -30,10 +36,24 @@ type adminServer struct {
 	status   func() []ShardStatus
 	version  string
 	started  time.Time
+	token    string // "" = none configured (then the address must be loopback)
+	pprof    bool
 }
 
+// handler is every route behind the token check. The check wraps the whole
+// mux, not single routes: an endpoint that changes state (the snapshot API,
+// shard control) registered in routes is protected without its author
+// having to remember anything.
 func (a *adminServer) handler() http.Handler {
 	mux := http.NewServeMux()
+	a.routes(mux)
+	return a.requireToken(mux)
+}
+
+// routes registers the endpoints. Register new ones here, with their method
+// in the pattern ("POST /shards/{name}/restart"): the mux answers 405 to
+// any other method and requireToken guards every non-GET one.
+func (a *adminServer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -45,30 +65,79 @@ func (a *adminServer) handler() http.Handler {
 			}
 		}
 		if len(notReady) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			writeJSON(w, map[string]any{"ready": false, "shards_not_streaming": notReady})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "shards_not_streaming": notReady})
 			return
 		}
-		writeJSON(w, map[string]any{"ready": true})
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		shards := a.status()
 		sort.Slice(shards, func(i, j int) bool { return shards[i].Shard < shards[j].Shard })
-		writeJSON(w, map[string]any{
+		writeJSON(w, http.StatusOK, map[string]any{
 			"version": a.version, "uptime_seconds": int64(time.Since(a.started).Seconds()), "shards": shards,
 		})
 	})
-	// Go's profiler, for the operator who needs to see where CPU or memory
-	// goes (the admin address is loopback by default: keep it private).
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
-	return mux
+	if a.pprof {
+		// Opt-in: a CPU profile or trace costs CPU for its duration, and
+		// goroutine dumps show the code's internals.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+// requireToken refuses, with 401, a request that needs the token and does
+// not carry it. The comparison is constant-time (on digests, so that the
+// token's length does not show either); the token is never logged.
+func (a *adminServer) requireToken(next http.Handler) http.Handler {
+	if a.token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(a.token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.needsToken(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := bearerToken(r)
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			a.log.Warn("admin request refused: missing or wrong bearer token",
+				"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tidemark"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{
+				"error": "unauthorized: " + r.Method + " " + r.URL.Path + " needs the header \"Authorization: Bearer <token>\" with the token of admin.token_env",
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// needsToken: everything that can change state (any method but GET and
+// HEAD), and the profiler.
+func (a *adminServer) needsToken(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return true
+	}
+	return a.pprof && strings.HasPrefix(r.URL.Path, "/debug/pprof/")
+}
+
+// bearerToken is the token of an "Authorization: Bearer <token>" header
+// (the scheme is case-insensitive, RFC 6750).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
@@ -79,6 +148,13 @@ func (a *adminServer) Run(ctx context.Context, ready chan<- string) error {
 	ln, err := net.Listen("tcp", a.addr)
 	if err != nil {
 		return fmt.Errorf("admin server: listen on %s: %w", a.addr, err)
+	}
+	// Configuration validation refuses a non-loopback listen address without
+	// a token; this checks what was actually bound (a name may resolve
+	// elsewhere).
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && a.token == "" && !tcp.IP.IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("admin server: %s bound %s, which is not a loopback address, and no admin.token_env is set", a.addr, tcp)
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -31,7 +32,17 @@ type Config struct {
 // AdminConfig is the operator HTTP endpoint.
 type AdminConfig struct {
 	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8085
+	// TokenEnv names the environment variable holding the bearer token that
+	// every state-changing request (any method but GET and HEAD) and pprof
+	// must present. Required when Listen is not a loopback address.
+	TokenEnv string `yaml:"token_env"`
+	// Pprof serves Go's profiler under /debug/pprof/ (default false).
+	Pprof bool `yaml:"pprof"`
 }
+
+// minAdminToken is the shortest bearer token accepted: a guessable token
+// on a reachable port is no protection.
+const minAdminToken = 16
 
 // KafkaConfig is the cluster every topic and the positions live in.
 type KafkaConfig struct {
@@ -173,7 +184,7 @@ type ShardConfig struct {
 	OnXARollback            string `yaml:"on_xa_rollback"`
 
 	// Keys that came from defaults: their problems are reported there, once.
-	tablesInherited, passwordEnvInherited bool
+	tablesInherited, passwordEnvInherited, tlsInherited bool
 }
 
 // TableFilter is an allow-list entry: tables of databases matching Database
@@ -306,7 +317,7 @@ func (c *Config) applyDefaults() {
 		}
 		if s.TLS == nil {
 			t := c.Defaults.TLS
-			s.TLS = &t
+			s.TLS, s.tlsInherited = &t, true
 		}
 		if len(s.Tables) == 0 {
 			s.Tables, s.tablesInherited = c.Defaults.Tables, true
@@ -341,9 +352,7 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
 	}
-	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-		add("admin.listen", "want host:port, got %q", c.Admin.Listen)
-	}
+	validateAdmin(add, getenv, c.Admin)
 	if c.Kafka.Sink != "kafka" && c.Kafka.Sink != "discard" {
 		add("kafka.sink", "want kafka or discard, got %q", c.Kafka.Sink)
 	}
@@ -373,7 +382,10 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	if c.Registry.URL == "" {
 		add("registry.url", "required: the Confluent-compatible Schema Registry URL")
 	} else if !strings.HasPrefix(c.Registry.URL, "http://") && !strings.HasPrefix(c.Registry.URL, "https://") {
-		add("registry.url", "want an http:// or https:// URL, got %q", c.Registry.URL)
+		add("registry.url", "want an http:// or https:// URL, got %q", RedactURL(c.Registry.URL))
+	} else if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" {
+		// Not err itself: url's errors quote the URL, credentials included.
+		add("registry.url", "%q is not a valid URL: want http(s)://host[:port][/path]", RedactURL(c.Registry.URL))
 	}
 	validateTLS(add, "registry.tls", c.Registry.TLS)
 	validateSecret(add, getenv, "registry", c.Registry.Username != "", c.Registry.PasswordEnv)
@@ -431,8 +443,8 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		}
 		if s.PasswordEnv == "" {
 			add(p+".password_env", "required (here or in defaults.password_env): the environment variable holding the password")
-		} else if !s.passwordEnvInherited && getenv(s.PasswordEnv) == "" {
-			add(p+".password_env", "environment variable %s is not set or empty", s.PasswordEnv)
+		} else if !s.passwordEnvInherited {
+			validateSecret(add, getenv, p, true, s.PasswordEnv)
 		}
 		if s.Flavor != string(change.FlavorMariaDB) && s.Flavor != string(change.FlavorMySQL) {
 			add(p+".flavor", "want mariadb or mysql, got %q", s.Flavor)
@@ -463,8 +475,8 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	if c.Defaults.OnXARollback != "fail" && c.Defaults.OnXARollback != "continue" {
 		add("defaults.on_xa_rollback", "want fail or continue, got %q", c.Defaults.OnXARollback)
 	}
-	if env := c.Defaults.PasswordEnv; env != "" && getenv(env) == "" {
-		add("defaults.password_env", "environment variable %s is not set or empty", env)
+	if env := c.Defaults.PasswordEnv; env != "" {
+		validateSecret(add, getenv, "defaults", true, env)
 	}
 	return errs
 }
@@ -504,7 +516,57 @@ func validateSecret(add func(string, string, ...any), getenv func(string) string
 	}
 	if env == "" {
 		add(p+".password_env", "required: the environment variable holding the password")
-	} else if getenv(env) == "" {
-		add(p+".password_env", "environment variable %s is not set or empty", env)
+		return
 	}
+	checkSecretEnv(add, getenv, p+".password_env", env)
+}
+
+// envName is what a *_env key holds. Anything else may be the secret itself,
+// pasted into the wrong key: the error then does not repeat it. An unset
+// variable is named only if it looks like one by convention (upper case):
+// a pasted password can look like a valid name too.
+var (
+	envName             = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	conventionalEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+)
+
+// checkSecretEnv checks that key names a set environment variable.
+func checkSecretEnv(add func(string, string, ...any), getenv func(string) string, key, env string) {
+	switch {
+	case !envName.MatchString(env):
+		add(key, "must be the name of an environment variable (letters, digits, '_'), not the secret itself")
+	case getenv(env) != "":
+	case conventionalEnvName.MatchString(env):
+		add(key, "environment variable %s is not set or empty", env)
+	default:
+		add(key, "the environment variable it names is not set or empty (the key holds a variable's name, never the secret)")
+	}
+}
+
+func validateAdmin(add func(string, string, ...any), getenv func(string) string, a AdminConfig) {
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		add("admin.listen", "want host:port, got %q", a.Listen)
+		return
+	}
+	if a.TokenEnv != "" {
+		checkSecretEnv(add, getenv, "admin.token_env", a.TokenEnv)
+		if tok := getenv(a.TokenEnv); tok != "" && len(tok) < minAdminToken {
+			add("admin.token_env", "the token in %s is shorter than %d characters (make one with: openssl rand -hex 32)", a.TokenEnv, minAdminToken)
+		}
+	} else if !loopbackHost(host) {
+		add("admin.listen", "%s is not a loopback address: set admin.token_env (the bearer token for state-changing requests), or listen on 127.0.0.1", a.Listen)
+	}
+}
+
+// loopbackHost reports whether a listen host binds only loopback
+// interfaces. It resolves nothing (validation contacts nothing): a name
+// other than localhost counts as reachable from elsewhere, and so does ""
+// (every interface).
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +24,8 @@ type Daemon struct {
 	stages   *stageMetrics
 	shards   []*shard
 	hooks    Hooks
+	// adminToken is the bearer token of admin.token_env ("" = none).
+	adminToken string
 
 	mu        sync.Mutex
 	adminAddr string // the bound admin address, once listening
@@ -62,6 +65,9 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 	for _, o := range opts {
 		o(d)
 	}
+	if cfg.Admin.TokenEnv != "" {
+		d.adminToken = os.Getenv(cfg.Admin.TokenEnv)
+	}
 	d.metrics = NewMetrics(reg)
 	d.stages = newStageMetrics(reg)
 	shared, err := newSharedParts(cfg, version)
@@ -93,7 +99,8 @@ var ErrAllShardsFailed = errors.New("every shard stopped on a terminal error")
 // (then drains and commits, and returns nil) or until every shard has failed
 // terminally. One shard's failure never stops the others.
 func (d *Daemon) Run(ctx context.Context) error {
-	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version, started: time.Now()}
+	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
+		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	adminErr := make(chan error, 1)
@@ -105,6 +112,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.adminAddr = addr
 		d.mu.Unlock()
 		d.log.Info("tidemark started", "version", d.version, "admin", addr, "shards", len(d.shards))
+		for _, w := range d.cfg.Warnings() {
+			d.log.Warn("insecure configuration", "key", w.Key, "warning", w.Msg)
+		}
 	case err := <-adminErr:
 		return err
 	}

@@ -145,6 +145,11 @@ func Classify(err error) Class {
 		return Class{"none", Terminal}
 	case errors.As(err, &pe):
 		return Class{"internal", Terminal}
+	case tlsSetupFailure(err):
+		// A certificate that does not verify, a server refusing our TLS
+		// parameters, a TLS client on a plaintext server: the same settings
+		// fail again, for the shard, Kafka or the registry alike.
+		return Class{"tls", Terminal}
 
 	// The source server.
 	case errors.Is(err, mysql.ErrAccessDenied):

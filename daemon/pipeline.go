@@ -36,14 +36,11 @@ type sharedParts struct {
 }
 
 func newSharedParts(cfg *Config, version string) (*sharedParts, error) {
-	tlsCfg, err := cfg.Registry.TLS.build()
+	regCfg, err := cfg.Registry.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("registry.tls: %w", err)
+		return nil, err
 	}
-	reg, err := serde.NewRegistryClient(serde.RegistryConfig{
-		URL: cfg.Registry.URL, Username: cfg.Registry.Username, Password: os.Getenv(cfg.Registry.PasswordEnv),
-		TLS: tlsCfg, Timeout: cfg.Registry.Timeout,
-	})
+	reg, err := serde.NewRegistryClient(regCfg)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -84,17 +81,13 @@ type pipeline struct {
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
-	mysqlTLS, err := sc.TLS.build()
+	mysqlTLS, err := sc.TLS.build(sc.Host) // the certificate is verified against the shard's host
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	kafkaTLS, err := cfg.Kafka.TLS.build()
+	kafka, err := cfg.Kafka.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kafka.tls: %w", err)
-	}
-	var sasl *router.SASL
-	if cfg.Kafka.SASL.Mechanism != "" {
-		sasl = &router.SASL{Mechanism: cfg.Kafka.SASL.Mechanism, User: cfg.Kafka.SASL.Username, Password: os.Getenv(cfg.Kafka.SASL.PasswordEnv)}
+		return nil, err
 	}
 	rf := cfg.Topics.ReplicationFactor
 	if rf == -1 {
@@ -113,7 +106,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			ContinueAfterXARollback: sc.OnXARollback == "continue",
 		},
 		routerCfg: router.Config{
-			Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID + "-" + sc.Name, TLS: kafkaTLS, SASL: sasl,
+			Brokers: kafka.Brokers, ClientID: kafka.ClientID + "-" + sc.Name, TLS: kafka.TLS, SASL: kafka.SASL,
 			Partitions: cfg.Topics.Partitions, ReplicationFactor: rf, TopicConfig: cfg.Topics.Config,
 			PositionsTopic: cfg.Kafka.PositionsTopic, MaxInFlightBytes: cfg.Limits.InFlightBytes.Bytes(),
 			Linger: cfg.Kafka.Linger, Compression: cfg.Kafka.Compression,

@@ -143,6 +143,8 @@ func actionFor(class string) string {
 		return "see the error for the table and column; exclude the table or fix its definition, then restart"
 	case "incompatible_schema":
 		return "relax the subject's compatibility rule in the registry or revert the DDL the error names, then restart"
+	case "tls":
+		return "the TLS handshake fails on the settings: check ca_file, server_name (default: the host) and the server's certificate, then restart"
 	case "mysql_rejected":
 		return "the server refused the request for good (privilege, host or binlog setting): see the error, fix it, then restart"
 	case "registry_rejected":

@@ -70,18 +70,30 @@ func (w *Writer) connect(ctx context.Context) (*conn, error) {
 // commonOpts are the connection options shared by the producer and the
 // short-lived consumer of LoadPosition.
 func (w *Writer) commonOpts() []kgo.Opt {
+	return ClientOptions(w.cfg, w.log)
+}
+
+// ClientOptions are the franz-go options that connect to cfg's cluster:
+// seed brokers, client id, TLS, SASL, logging and metadata refresh. Every
+// Kafka client of Tidemark starts from them (the Writer's producer, its
+// position reader, `tidemark tail`'s consumer), so TLS and SASL behave the
+// same everywhere. With TLS, a tls.Config without ServerName is verified
+// against each broker's dial host (franz-go sets it per connection).
+// Callers append their own options (producing, consuming).
+func ClientOptions(cfg Config, log *slog.Logger) []kgo.Opt {
+	cfg = cfg.withDefaults()
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(w.cfg.Brokers...),
-		kgo.ClientID(w.cfg.ClientID),
-		kgo.WithLogger(kgoLogger{w.log.With("component", "kafka")}),
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.WithLogger(kgoLogger{log.With("component", "kafka")}),
 		// New topics (EnsureTopic) must become visible to the producer
 		// quickly; the default 5s would delay a new table's first records.
 		kgo.MetadataMinAge(time.Second),
 	}
-	if w.cfg.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(w.cfg.TLS.Clone()))
+	if cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
 	}
-	if s := w.cfg.SASL; s != nil {
+	if s := cfg.SASL; s != nil {
 		switch s.Mechanism {
 		case "PLAIN":
 			opts = append(opts, kgo.SASL(plain.Auth{User: s.User, Pass: s.Password}.AsMechanism()))

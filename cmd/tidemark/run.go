@@ -80,7 +80,9 @@ func validateCmd() *cobra.Command {
 		Short: "Check a configuration file and print what it would run",
 		Long: `Check a configuration file: unknown keys, wrong types, missing or
 invalid values and unset password variables are reported with file, line
-and key, all at once. Nothing is contacted.`,
+and key, all at once; insecure settings (a password sent in clear text,
+certificate verification off) are printed as warnings on stderr. Nothing
+is contacted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(file)
@@ -89,9 +91,13 @@ and key, all at once. Nothing is contacted.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s: valid\n", file)
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			d := cfg.Topics.Delimiter
 			fmt.Fprintf(out, "kafka %s, registry %s, topics %s\n",
-				strings.Join(cfg.Kafka.Brokers, ","), cfg.Registry.URL, cfg.Topics.Prefix+d+"<database>"+d+"<table>")
+				strings.Join(cfg.Kafka.Brokers, ","), daemon.RedactURL(cfg.Registry.URL), cfg.Topics.Prefix+d+"<database>"+d+"<table>")
+			fmt.Fprintf(out, "admin %s, %s, pprof %s\n", cfg.Admin.Listen, adminToken(cfg.Admin), onOff(cfg.Admin.Pprof))
 			for _, s := range cfg.Shards {
 				var tables []string
 				for _, t := range s.Tables {
@@ -106,6 +112,20 @@ and key, all at once. Nothing is contacted.`,
 	cmd.Flags().StringVarP(&file, "config", "c", "", "configuration file")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+func adminToken(a daemon.AdminConfig) string {
+	if a.TokenEnv == "" {
+		return "no token"
+	}
+	return "token from $" + a.TokenEnv
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func orAll(p []string) []string {

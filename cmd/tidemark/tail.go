@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tidemark-cdc/tidemark/daemon"
+	"github.com/tidemark-cdc/tidemark/router"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
 
@@ -28,37 +32,28 @@ func tailCmd() *cobra.Command {
 		Short: "Print a topic's records decoded to JSON lines",
 		Long: `Print a topic's records decoded to JSON lines, one per record: partition,
 offset, timestamp, then the decoded key and envelope (op, before, after,
-source) or "tombstone": true. Claim-checked records are resolved the way any
-consumer using Tidemark's serde resolves them.
+source), or "value": null for a tombstone. Claim-checked records are
+resolved the way any consumer using Tidemark's serde resolves them.
 
-Brokers and registry come from -c FILE (a Tidemark configuration) or from
---brokers/--registry (default: $TIDEMARK_KAFKA_BROKERS, $TIDEMARK_REGISTRY_URL).
+Brokers and registry come from -c FILE (a Tidemark configuration: its
+kafka TLS and SASL settings and registry credentials apply, exactly as in
+the daemon) or from --brokers/--registry: plaintext Kafka, registry
+credentials in the URL if any (default: $TIDEMARK_KAFKA_BROKERS,
+$TIDEMARK_REGISTRY_URL).
 By default it prints the records present now and exits; --follow keeps
 waiting for new ones.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var regCfg serde.RegistryConfig
-			var seeds []string
-			if file != "" {
-				cfg, err := loadConfig(file)
-				if err != nil {
-					return err
-				}
-				seeds = cfg.Kafka.Brokers
-				regCfg = serde.RegistryConfig{URL: cfg.Registry.URL, Username: cfg.Registry.Username,
-					Password: os.Getenv(cfg.Registry.PasswordEnv), Timeout: cfg.Registry.Timeout}
-			} else {
-				seeds = strings.Split(brokers, ",")
-				regCfg = serde.RegistryConfig{URL: registryURL, Timeout: 30 * time.Second}
-			}
-			if len(seeds) == 0 || seeds[0] == "" || regCfg.URL == "" {
-				return errors.New("no brokers or registry: pass -c FILE, or --brokers and --registry")
+			kafkaCfg, regCfg, err := tailClients(file, brokers, registryURL)
+			if err != nil {
+				return err
 			}
 			reg, err := serde.NewRegistryClient(regCfg)
 			if err != nil {
 				return err
 			}
-			return tail(cmd.Context(), cmd, seeds, serde.NewDecoder(reg, serde.DecoderOptions{}), args[0], fromEnd, follow, limit)
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			return tail(cmd.Context(), cmd, router.ClientOptions(kafkaCfg, log), serde.NewDecoder(reg, serde.DecoderOptions{}), args[0], fromEnd, follow, limit)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "take brokers and registry from this Tidemark configuration")
@@ -70,14 +65,53 @@ waiting for new ones.`,
 	return cmd
 }
 
-func tail(ctx context.Context, cmd *cobra.Command, seeds []string, dec *serde.Decoder, topic string, fromEnd, follow bool, limit int) error {
+// tailClients is the Kafka and registry configuration of tail: from a
+// Tidemark configuration through the daemon's own mapping (TLS, SASL, the
+// registry's credentials and TLS), or from the flags (plaintext).
+func tailClients(file, brokers, registryURL string) (router.Config, serde.RegistryConfig, error) {
+	if file != "" {
+		cfg, err := loadConfig(file)
+		if err != nil {
+			return router.Config{}, serde.RegistryConfig{}, err
+		}
+		kafkaCfg, err := cfg.Kafka.ClientConfig()
+		if err != nil {
+			return router.Config{}, serde.RegistryConfig{}, err
+		}
+		kafkaCfg.ClientID += "-tail"
+		regCfg, err := cfg.Registry.ClientConfig()
+		return kafkaCfg, regCfg, err
+	}
+	seeds := splitList(brokers)
+	if len(seeds) == 0 || registryURL == "" {
+		return router.Config{}, serde.RegistryConfig{}, errors.New("no brokers or registry: pass -c FILE, or --brokers and --registry")
+	}
+	// Checked here so that no error quotes the URL's credentials.
+	if u, err := url.Parse(registryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return router.Config{}, serde.RegistryConfig{}, fmt.Errorf("--registry %s: want http(s)://host[:port][/path]", daemon.RedactURL(registryURL))
+	}
+	return router.Config{Brokers: seeds, ClientID: "tidemark-tail"},
+		serde.RegistryConfig{URL: registryURL, Timeout: 30 * time.Second}, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func tail(ctx context.Context, cmd *cobra.Command, clientOpts []kgo.Opt, dec *serde.Decoder, topic string, fromEnd, follow bool, limit int) error {
 	start := kgo.NewOffset().AtStart()
 	if fromEnd {
 		start, follow = kgo.NewOffset().AtEnd(), true
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))
+	cl, err := kgo.NewClient(append(clientOpts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))...)
 	if err != nil {
-		return err
+		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
 
