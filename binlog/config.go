@@ -208,6 +208,9 @@ func isSystemDatabase(db []byte) bool {
 	return systemDatabases[string(buf[:len(db)])]
 }
 
+// ConnConfig is the SQL connection configuration of the shard.
+func (c *Config) ConnConfig() mysql.ConnConfig { return c.conn() }
+
 // conn is the SQL connection configuration of the shard.
 func (c *Config) conn() mysql.ConnConfig {
 	return mysql.ConnConfig{Addr: c.Addr, User: c.User, Password: c.Password, TLS: c.TLS}

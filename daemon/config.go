@@ -100,6 +100,12 @@ type TopicsConfig struct {
 	Partitions        int32             `yaml:"partitions"`         // for topics Tidemark creates; default 6
 	ReplicationFactor int16             `yaml:"replication_factor"` // default -1: the broker's default
 	Config            map[string]string `yaml:"config"`             // extra topic configs; cleanup.policy is always compact
+	// RowsMoveBetweenShards: resharding moves rows (copy to the new shard,
+	// then delete on the old one). A delete whose key another shard of the
+	// same logical table holds is then a move and is not written (moves.go;
+	// it costs a point query per other shard and batch of deletes).
+	// Unnecessary with encoding.key_shard_field.
+	RowsMoveBetweenShards bool `yaml:"rows_move_between_shards"`
 }
 
 // RewriteConfig is one database-name rewrite: an anchored regular expression
@@ -399,6 +405,9 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		if _, err := regexp.Compile("^(?:" + r.Match + ")$"); err != nil || r.Match == "" {
 			add(fmt.Sprintf("topics.database_rewrites[%d].match", i), "invalid regular expression %q: %v", r.Match, err)
 		}
+	}
+	if c.Topics.RowsMoveBetweenShards && c.Encoding.KeyShardField != "" {
+		add("topics.rows_move_between_shards", "not needed with encoding.key_shard_field: every shard's keys are distinct, a move is a delete of one key and a create of another")
 	}
 	if c.Topics.Partitions < 1 {
 		add("topics.partitions", "must be at least 1")

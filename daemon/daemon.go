@@ -24,6 +24,7 @@ type Daemon struct {
 	stages   *stageMetrics
 	shards   []*shard
 	hooks    Hooks
+	moves    *moveChecker // topics.rows_move_between_shards
 	// adminToken is the bearer token of admin.token_env ("" = none).
 	adminToken string
 
@@ -74,11 +75,13 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 	if err != nil {
 		return nil, err
 	}
+	var pipelines []*pipeline
 	for _, sc := range cfg.Shards {
 		p, err := newPipeline(cfg, sc, shared, d.stages, log)
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", sc.Name, err)
 		}
+		pipelines = append(pipelines, p)
 		tr := newShardTracker(sc.Name)
 		p.tracker = tr
 		p.metrics = d.metrics
@@ -87,6 +90,14 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
 			classify: Classify, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
 		}})
+	}
+	if cfg.Topics.RowsMoveBetweenShards {
+		// One checker for the fleet: every shard asks the others (moves.go).
+		d.moves = newMoveChecker(pipelines[0].namer, log, reg)
+		for _, p := range pipelines {
+			d.moves.addShard(p.shard, newTableFilter(p.shardTables), p.readerCfg.ConnConfig())
+			p.moves = d.moves
+		}
 	}
 	return d, nil
 }
@@ -99,6 +110,9 @@ var ErrAllShardsFailed = errors.New("every shard stopped on a terminal error")
 // (then drains and commits, and returns nil) or until every shard has failed
 // terminally. One shard's failure never stops the others.
 func (d *Daemon) Run(ctx context.Context) error {
+	if d.moves != nil {
+		defer d.moves.close()
+	}
 	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
 		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))

@@ -17,6 +17,7 @@ import (
 	"github.com/tidemark-cdc/tidemark/binlog"
 	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/router"
+	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
 
@@ -62,22 +63,24 @@ type recordWriter interface {
 // one lifetime of it; the supervisor calls run again after a retryable
 // failure, and every lifetime resumes from the last committed position.
 type pipeline struct {
-	shard      string
-	log        *slog.Logger // with the shard label
-	baseLog    *slog.Logger // without it, for stages that add it themselves
-	readerCfg  binlog.Config
-	routerCfg  router.Config
-	serdeOpts  serde.Options
-	namer      *router.TopicNamer // safe for concurrent use; its cache outlives lifetimes
-	discard    bool
-	queueBytes int64
-	shared     *sharedParts
-	stages     *stageMetrics
-	tracker    *shardTracker
-	metrics    *Metrics
-	hooks      Hooks
-	start      string // what to do without a stored position: "current"
-	acceptNew  bool   // accept_missing_position: no refusal when other shards have positions
+	shard       string
+	log         *slog.Logger // with the shard label
+	baseLog     *slog.Logger // without it, for stages that add it themselves
+	readerCfg   binlog.Config
+	routerCfg   router.Config
+	serdeOpts   serde.Options
+	namer       *router.TopicNamer // safe for concurrent use; its cache outlives lifetimes
+	discard     bool
+	queueBytes  int64
+	shared      *sharedParts
+	stages      *stageMetrics
+	tracker     *shardTracker
+	metrics     *Metrics
+	hooks       Hooks
+	moves       *moveChecker // nil unless topics.rows_move_between_shards
+	shardTables []TableFilter
+	start       string // what to do without a stored position: "current"
+	acceptNew   bool   // accept_missing_position: no refusal when other shards have positions
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
@@ -97,7 +100,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	p := &pipeline{
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
 		discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
-		start: sc.Start, acceptNew: *sc.AcceptMissingPosition,
+		start: sc.Start, acceptNew: *sc.AcceptMissingPosition, shardTables: sc.Tables,
 		readerCfg: binlog.Config{
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
@@ -368,6 +371,10 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		p.hook(stageEncode)
 		now := time.Now()
 		recs = recs[:0]
+		moved, err := p.findMoves(ctx, batch)
+		if err != nil {
+			return err
+		}
 		var rows int
 		for i := range batch {
 			ev := &batch[i]
@@ -375,6 +382,9 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 				continue
 			}
 			rows++
+			if moved[i] {
+				continue // another shard holds the key: a move, not a delete (moves.go)
+			}
 			topic := p.namer.Topic(ev.Source.Database, ev.Source.Table)
 			if !topics[topic] {
 				if len(ev.Table.PrimaryKey) == 0 {
@@ -403,6 +413,52 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		}
 		clear(batch) // drop row references while waiting for the next batch
 	}
+}
+
+// findMoves returns the indexes of the batch's deletes whose key another
+// shard holds (nil without topics.rows_move_between_shards).
+func (p *pipeline) findMoves(ctx context.Context, batch []change.Event) (map[int]bool, error) {
+	if p.moves == nil {
+		return nil, nil
+	}
+	type group struct {
+		table *schema.Table
+		evs   []*change.Event
+		idx   []int
+	}
+	type groupKey struct {
+		topic string
+		table *schema.Table // one shape: its key columns
+	}
+	groups := map[groupKey]*group{}
+	for i := range batch {
+		ev := &batch[i]
+		if ev.Op != change.OpDelete || len(ev.Table.PrimaryKey) == 0 {
+			continue
+		}
+		topic := p.namer.Topic(ev.Source.Database, ev.Source.Table)
+		k := groupKey{topic, ev.Table}
+		g := groups[k]
+		if g == nil {
+			g = &group{table: ev.Table}
+			groups[k] = g
+		}
+		g.evs, g.idx = append(g.evs, ev), append(g.idx, i)
+	}
+	var out map[int]bool
+	for k, g := range groups {
+		held, err := p.moves.movedAway(ctx, p.shard, k.topic, g.table, g.evs)
+		if err != nil {
+			return nil, err
+		}
+		for j := range held {
+			if out == nil {
+				out = map[int]bool{}
+			}
+			out[g.idx[j]] = true
+		}
+	}
+	return out, nil
 }
 
 func toRouterHeaders(hs []serde.Header) []router.Header {

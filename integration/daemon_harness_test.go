@@ -426,3 +426,22 @@ func (e *e2eSetup) decoder(t *testing.T) *serde.Decoder {
 	}
 	return serde.NewDecoder(reg, serde.DecoderOptions{})
 }
+
+// waitCaughtUp waits until every shard's committed position is its server's
+// current one: every change written so far is in Kafka.
+func (p *inProcessDaemon) waitCaughtUp(t *testing.T, dbs map[int]*sqlDB) {
+	t.Helper()
+	for i, db := range dbs {
+		var gtid string
+		if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+			t.Fatal(err)
+		}
+		shard := fmt.Sprintf("shard%d", i+1)
+		eventually(t, 2*time.Minute, shard+" caught up", func() error {
+			if st := p.status(t, shard); st.CommittedPosition != "mariadb gtid "+gtid {
+				return fmt.Errorf("committed %q, server at %q", st.CommittedPosition, gtid)
+			}
+			return nil
+		})
+	}
+}
