@@ -251,7 +251,7 @@ func TestAvroColumnTypes(t *testing.T) {
 		opts AvroOptions
 		want string
 	}{
-		{Column{Type: TypeTinyInt}, AvroOptions{}, `{"type":"int","connect.type":"int8"}`},
+		{Column{Type: TypeTinyInt}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeTinyInt, Unsigned: true}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeSmallInt}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeSmallInt, Unsigned: true}, AvroOptions{}, `"int"`},

@@ -36,8 +36,11 @@ const (
 type colPlan struct {
 	op       colOp
 	optional bool
-	scale    int
-	name     string // column name, for errors
+	// nullSecond: the optional column has a default, so its union is
+	// [T,"null"] and null is the second branch.
+	nullSecond bool
+	scale      int
+	name       string // column name, for errors
 }
 
 // plan is how one table shape is written to one topic.
@@ -56,7 +59,7 @@ func compileColumns(t *schema.Table, cols []schema.AvroColumn) []colPlan {
 	for i := range cols {
 		ac := &cols[i]
 		c := &t.Columns[ac.Index]
-		cp := colPlan{optional: ac.Optional, scale: ac.Scale, name: c.Name}
+		cp := colPlan{optional: ac.Optional, nullSecond: ac.Optional && ac.HasDefault, scale: ac.Scale, name: c.Name}
 		switch ac.Kind {
 		case schema.AvroBoolean:
 			cp.op = opBool
@@ -98,6 +101,9 @@ func opsSignature(cols []colPlan) string {
 	b := make([]byte, len(cols))
 	for i := range cols {
 		b[i] = byte(cols[i].op)
+		if cols[i].nullSecond {
+			b[i] |= 0x80
+		}
 	}
 	return string(b)
 }
@@ -143,10 +149,17 @@ func appendColumn(b []byte, c *colPlan, v any) ([]byte, string) {
 		if !c.optional {
 			return b, "NULL in a NOT NULL column"
 		}
+		if c.nullSecond {
+			return append(b, unionSecond), ""
+		}
 		return append(b, unionFirst), ""
 	}
 	if c.optional {
-		b = append(b, unionSecond)
+		if c.nullSecond {
+			b = append(b, unionFirst)
+		} else {
+			b = append(b, unionSecond)
+		}
 	}
 	switch c.op {
 	case opInt:
