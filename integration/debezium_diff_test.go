@@ -55,6 +55,13 @@ var diffDefaultsDDL = []string{
 	"ex INT DEFAULT (1+1)",
 	"nn VARCHAR(5) DEFAULT NULL",
 	"nd INT",
+	"nnd INT NOT NULL",
+	"e2 ENUM('a','b') NOT NULL",
+	"tsc3 TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)",
+	"dtc6 DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6)",
+	"bs VARCHAR(20) DEFAULT 'a\\\\b\\nc'",
+	"hx VARBINARY(4) DEFAULT 0x0102",
+	"dy0 DATE NOT NULL DEFAULT '1999-12-31'",
 }
 
 // TestDebeziumDifferential: see the file's end for the doc.
@@ -161,9 +168,10 @@ func TestDebeziumDifferential(t *testing.T) {
 		execConn(t, c, fmt.Sprintf(u, table))
 	}
 	execConn(t, c, "UPDATE "+table+" SET id = 5 WHERE id = 3", "DELETE FROM "+table+" WHERE id IN (1, 2)")
-	execConn(t, c, "INSERT INTO "+db.name+".defaults (id) VALUES (1)")
+	execConn(t, c, "INSERT INTO "+db.name+".defaults (id, nnd) VALUES (1, 5)",
+		"INSERT INTO "+db.name+".defaults (id, nnd, dy0, tsc3) VALUES (2, 6, '0000-05-10', '0000-00-00 00:00:00')")
 	// matrix: 4 c, 2 u, d+T+c for the key change, 2 d + 2 T; defaults: 1 c.
-	want := map[string]int{"matrix": 4 + 2 + 3 + 4, "defaults": 1}
+	want := map[string]int{"matrix": 4 + 2 + 3 + 4, "defaults": 2}
 
 	dump := map[string]any{}
 	for tb, n := range want {

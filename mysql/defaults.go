@@ -57,6 +57,11 @@ func ColumnDefault(col *schema.Column, text *string) error {
 		return nil
 	case isCurrentTimestamp(raw) && (col.Type == schema.TypeDateTime || col.Type == schema.TypeTimestamp):
 		col.HasDefault, col.Default = true, epochValue(col)
+		if col.Type == schema.TypeTimestamp {
+			// Debezium writes this epoch without fraction digits whatever
+			// the column's precision (CURRENT_TIMESTAMP(3) too).
+			col.Default = string(AppendISOTimestamp(nil, 0, 0, 0))
+		}
 		return nil
 	case len(raw) > 2 && (raw[0] == 'b' || raw[0] == 'B') && raw[1] == '\'' && raw[len(raw)-1] == '\'':
 		n, err := strconv.ParseUint(raw[2:len(raw)-1], 2, 64)

@@ -41,6 +41,9 @@ type colPlan struct {
 	nullSecond bool
 	scale      int
 	name       string // column name, for errors
+	// quirk, when set, rewrites values as Debezium writes them (Options'
+	// Debezium* switches; quirks.go).
+	quirk *quirk
 }
 
 // plan is how one table shape is written to one topic.
@@ -50,11 +53,12 @@ type plan struct {
 	keyID      int    // 0 when the table has no primary key
 	valueID    int
 	cols       []colPlan
-	key        []int // column indexes of the primary key, in key order
+	key        []int    // column indexes of the primary key, in key order
+	keyNames   []string // their Avro field names
 	shardField bool  // the key ends with Options.KeyShardField
 }
 
-func compileColumns(t *schema.Table, cols []schema.AvroColumn) []colPlan {
+func compileColumns(t *schema.Table, cols []schema.AvroColumn, opts Options) []colPlan {
 	out := make([]colPlan, len(cols))
 	for i := range cols {
 		ac := &cols[i]
@@ -90,6 +94,7 @@ func compileColumns(t *schema.Table, cols []schema.AvroColumn) []colPlan {
 		case schema.AvroFloatArray:
 			cp.op = opFloatArray
 		}
+		cp.quirk = compileQuirk(c, opts)
 		out[i] = cp
 	}
 	return out
@@ -103,6 +108,9 @@ func opsSignature(cols []colPlan) string {
 		b[i] = byte(cols[i].op)
 		if cols[i].nullSecond {
 			b[i] |= 0x80
+		}
+		if cols[i].quirk != nil {
+			b[i] |= 0x40
 		}
 	}
 	return string(b)
@@ -145,6 +153,9 @@ func (p *plan) appendKeyFields(b []byte, row change.Row) ([]byte, error) {
 // range, so that a snapshot reader using database/sql types does not need
 // a second conversion; anything else is refused, never coerced.
 func appendColumn(b []byte, c *colPlan, v any) ([]byte, string) {
+	if c.quirk != nil {
+		v = c.quirk.apply(v)
+	}
 	if v == nil {
 		if !c.optional {
 			return b, "NULL in a NOT NULL column"
