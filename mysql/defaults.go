@@ -114,7 +114,7 @@ func isNumber(s string) bool {
 	return err == nil && s != "" && (s[0] >= '0' && s[0] <= '9' || s[0] == '.')
 }
 
-// unquoteSQL undoes a quoted SQL string literal's escapes: '' and the
+// unquoteSQL undoes a quoted SQL string literal's escapes: ” and the
 // backslash escapes MariaDB prints (\0 \' \" \b \n \r \t \Z \\ \% \_).
 func unquoteSQL(q string) (string, error) {
 	s := q[1 : len(q)-1]

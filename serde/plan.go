@@ -55,7 +55,7 @@ type plan struct {
 	cols       []colPlan
 	key        []int    // column indexes of the primary key, in key order
 	keyNames   []string // their Avro field names
-	shardField bool  // the key ends with Options.KeyShardField
+	shardField bool     // the key ends with Options.KeyShardField
 }
 
 func compileColumns(t *schema.Table, cols []schema.AvroColumn, opts Options) []colPlan {
