@@ -35,7 +35,12 @@ func avroDefaultJSON(c *AvroColumn, v any) (any, error) {
 		case int64:
 			return x, nil
 		case uint64:
-			return int64(x), nil // BIGINT UNSIGNED in long mode wraps, as its values do
+			// BIGINT UNSIGNED in long mode: values wrap, but Debezium 3.6.1
+			// writes a default above 2^63-1 as 2^63-1.
+			if x > math.MaxInt64 {
+				return int64(math.MaxInt64), nil
+			}
+			return int64(x), nil
 		}
 	case AvroFloat:
 		if x, ok := v.(float32); ok {

@@ -75,7 +75,7 @@ func TestAvroDefaults(t *testing.T) {
 		}
 		if opts.DebeziumStringDefaults {
 			want["vq"] = `[{"type":"string","connect.default":"it''s \"q\""},"null"] default="it''s \"q\""`
-			want["biu"] = `[{"type":"long","connect.default":-1},"null"] default=-1`
+			want["biu"] = `[{"type":"long","connect.default":9223372036854775807},"null"] default=9223372036854775807`
 		} else {
 			want["vq"] = `[{"type":"string","connect.default":"it's \"q\""},"null"] default="it's \"q\""`
 			want["bin"] = `[{"type":"bytes","connect.default":"ab\u0000\u0000"},"null"] default="ab\u0000\u0000"`
