@@ -1,6 +1,6 @@
 package schema
 
-// The MySQL→Avro mapping (WIRE.md §3.2, §3.4).
+// The MySQL→Avro mapping (docs/wire-format.md, "The Envelope" and "Types").
 //
 // Tidemark's schemas must be the ones Debezium's MySQL connector produces
 // after Confluent's AvroConverter (AvroData.fromConnectSchema) has turned the
@@ -175,7 +175,8 @@ func AvroColumns(t *Table, opts AvroOptions) ([]AvroColumn, error) {
 	return cols, nil
 }
 
-// avroColumn maps one column type (WIRE.md §3.4, BinlogValueConverters).
+// avroColumn maps one column type (docs/wire-format.md "Types"; Debezium's
+// BinlogValueConverters).
 func avroColumn(c *Column, opts AvroOptions) (AvroColumn, error) {
 	a := AvroColumn{Optional: c.Nullable}
 	switch c.Type {

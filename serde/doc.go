@@ -25,10 +25,7 @@
 // change and heartbeat topics, unwrap (ExtractNewRecordState) output,
 // registry compatibility settings (the registry's own rules apply).
 //
-// Known gaps against Debezium's output: column DEFAULT values are not in
-// the table model, so fields carry no "default"/connect.default beyond
-// null (Debezium propagates DDL defaults, which also makes "add a NOT NULL
-// column with DEFAULT" backward compatible); the Source record is always
-// io.debezium.connector.mysql.Source, also for MariaDB shards (Debezium's
-// separate MariaDB connector uses io.debezium.connector.mariadb).
+// The wire format, and where it deliberately differs from Debezium
+// (Options' Debezium* switches), is docs/wire-format.md;
+// integration/debezium_diff_test.go proves it against a real Debezium.
 package serde
