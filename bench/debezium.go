@@ -60,7 +60,7 @@ func (d *debezium) start(ctx context.Context, key string) (*process, error) {
 	}
 	worker := filepath.Join(dir, "worker-"+key+".properties")
 	conn := filepath.Join(dir, "connector-"+key+".properties")
-	log4j := filepath.Join(dir, "log4j.properties")
+	log4j := filepath.Join(dir, "log4j2.properties")
 	if err := os.WriteFile(worker, []byte(d.workerProperties(filepath.Join(dir, "offsets-"+key))), 0o644); err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (d *debezium) start(ctx context.Context, key string) (*process, error) {
 		return nil, err
 	}
 	return startProcess(d.name(), filepath.Join(d.logDir, d.name()+"-"+key+".log"), nil,
-		d.java, "-Dlog4j.configuration=file:"+log4j,
+		d.java, "-Dlog4j2.configurationFile="+log4j,
 		"-cp", filepath.Join(d.libs, "connect")+"/*",
 		"org.apache.kafka.connect.cli.ConnectStandalone", worker, conn)
 }
@@ -84,7 +84,7 @@ func (d *debezium) workerProperties(offsets string) string {
 	p("plugin.path", filepath.Join(d.libs, "plugins"))
 	// The converter's 2.6 jar has no ServiceLoader manifest: scan for it.
 	// (The scan logs an ERROR for the connector's CloudEventsConverter, which
-	// wants a JsonConverter method Connect 3.9.1 lacks; it is not used here.)
+	// wants a JsonConverter method Connect 4.3 lacks; it is not used here.)
 	p("plugin.discovery", "hybrid_warn")
 	p("offset.storage.file.filename", offsets)
 	// Connect's default is 60 s; a shorter flush only means the stored
@@ -142,6 +142,11 @@ func (d *debezium) connectorProperties(key string) string {
 	p("schema.history.internal.store.only.captured.tables.ddl", "true")
 	p("schema.history.internal.store.only.captured.databases.ddl", "true")
 	p("schema.history.internal.skip.unparseable.ddl", "true")
+	// Debezium 3.6's MySQL connector refuses MariaDB unless SHOW BINARY LOG
+	// STATUS works: this driver (Connector/J with one query interceptor,
+	// bench/debezium/mariadb-compat) answers that statement with MariaDB's
+	// SHOW MASTER STATUS, the fallback Debezium 3.5 took on MariaDB.
+	p("database.jdbc.driver", "io.github.tidemark.bench.mariadb.MariaDbCompatDriver")
 	return b.String()
 }
 
@@ -186,13 +191,20 @@ func (d *debezium) progress(ctx context.Context) (int64, error) {
 }
 
 // connectLog4j keeps Connect's log readable: INFO, but not every request.
-const connectLog4j = `log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.org.apache.kafka.clients=WARN
-log4j.logger.org.apache.kafka.common.utils.AppInfoParser=WARN
-log4j.logger.org.apache.kafka.connect.runtime.rest=WARN
+// Kafka 4.x logs through Log4j 2 (-Dlog4j2.configurationFile).
+const connectLog4j = `status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = WARN
+logger.rest.name = org.apache.kafka.connect.runtime.rest
+logger.rest.level = WARN
 `
 
 func firstLine(s string) string { return firstLines(s, 1) }
