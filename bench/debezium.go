@@ -36,7 +36,7 @@ type debezium struct {
 	stateDir    string
 	logDir      string
 
-	dec commitDecoder
+	dec recordDecoder
 	ka  *kafkaAdmin
 }
 
@@ -46,7 +46,7 @@ func (d *debezium) system() string { return "debezium" }
 // topic follows Debezium's naming: <topic.prefix>.<database>.<table>.
 func (d *debezium) topic() string          { return d.topicPrefix() + "." + d.database + "." + d.table }
 func (d *debezium) topicPrefix() string    { return "benchdbz" + d.variant }
-func (d *debezium) decoder() commitDecoder { return d.dec }
+func (d *debezium) decoder() recordDecoder { return d.dec }
 func (d *debezium) connectorName() string  { return "bench-" + d.name() }
 
 func (d *debezium) historyTopic(key string) string {

@@ -123,7 +123,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	res := &results{Started: time.Now(), Plan: p, Machine: readMachine(), Versions: map[string]string{}, Settings: map[string]string{}}
 	runStart := sampleCPU(stackDir)
 	b := &bench{plan: p, env: env, log: log, res: res, stackDir: stackDir, logDir: logDir,
-		debeziumLibs: f.debeziumLibs, java: f.java, registered: map[string]int64{}, unavailable: map[string]string{}}
+		debeziumLibs: f.debeziumLibs, java: f.java, registered: map[string]ledgerMark{}, unavailable: map[string]string{}}
 
 	// Admin connections: the bulk load and the open loop use up to this many.
 	b.db, err = openShard(ctx, env.ShardAddr, env.AdminUser, env.AdminPassword, 16)
