@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&f.adminAddr, "tidemark-admin", "127.0.0.1:18800", "admin listen address given to Tidemark")
 	flag.IntVar(&f.restPort, "connect-rest-port", 18083, "Kafka Connect's REST port")
 	flag.StringVar(&f.only, "only", "", "comma-separated scenario prefixes to run (drain, live, big-txn, raw): for development; the report is then partial")
-	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, ...): for development")
+	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, debezium-avro-tuned, ...; debezium-avro also matches debezium-avro-tuned): for development")
 	flag.BoolVar(&f.keep, "keep", false, "keep the bench topics and subjects after the run (for inspection)")
 	flag.Int64Var(&f.drainRows, "drain-rows", 0, "override the plan's drain rows")
 	flag.Int64Var(&f.bigTxnRows, "big-txn-rows", 0, "override the plan's big transaction rows")
@@ -202,16 +202,20 @@ func (b *bench) connectors(f flags, logDir, stateDir string) []connector {
 		}
 		cs = append(cs, t)
 	}
-	variants := []string{"avro"}
+	type variant struct {
+		format string
+		tuned  bool
+	}
+	variants := []variant{{"avro", false}, {"avro", true}}
 	if b.plan.DebeziumJSON {
-		variants = append(variants, "json")
+		variants = append(variants, variant{"json", false})
 	}
 	for i, v := range variants {
-		d := &debezium{variant: v, libs: f.debeziumLibs, java: f.java, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
+		d := &debezium{format: v.format, tuned: v.tuned, libs: f.debeziumLibs, java: f.java, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
 			user: debeziumUser, pass: debeziumPassword, serverID: 5401 + i, brokers: strings.Join(b.env.Brokers, ","),
 			registryURL: b.env.RegistryURL, apicurioURL: apicurioV2URL(b.env.RegistryURL), restPort: f.restPort,
 			database: benchDatabase, table: benchTable, stateDir: stateDir, logDir: logDir, ka: b.ka}
-		if v == "avro" {
+		if v.format == "avro" {
 			d.dec = newAvroDecoder(b.env.RegistryURL)
 		} else {
 			d.dec = jsonDecoder{}
