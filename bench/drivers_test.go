@@ -131,3 +131,17 @@ func TestPlanFilters(t *testing.T) {
 		t.Fatalf("v2 url %q", got)
 	}
 }
+
+func TestPortShift(t *testing.T) {
+	for _, tt := range []struct {
+		base  string
+		shift int
+		ok    bool
+	}{{"", 0, true}, {"13306", 0, true}, {"23306", 10000, true}, {"nope", 0, false}, {"63000", 0, false}} {
+		t.Setenv("TIDEMARK_PORT_BASE", tt.base)
+		shift, err := portShift()
+		if (err == nil) != tt.ok || shift != tt.shift {
+			t.Errorf("TIDEMARK_PORT_BASE=%q: shift %d err %v", tt.base, shift, err)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,14 +52,19 @@ type flags struct {
 
 func main() {
 	var f flags
+	shift, err := portShift()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	flag.BoolVar(&f.quick, "quick", false, "the ~2-minute plan: 50k-row drain and transaction, one 10 s live window at 10k rows/s, no JSON variant")
 	flag.StringVar(&f.out, "out", "bench/out", "directory for results.json, logs/ and state/")
 	flag.StringVar(&f.docs, "docs", "docs/benchmarks.md", "file to write the report to after a full, unfiltered run (\"\" for none)")
 	flag.StringVar(&f.debeziumLibs, "debezium-libs", "", "directory bench/debezium/resolve printed (connect/, plugins/); empty skips Debezium")
 	flag.StringVar(&f.java, "java", "java", "Java 17+ for Kafka Connect and ProducerPerformance")
 	flag.StringVar(&f.tidemarkBin, "tidemark", "bin/tidemark", "the Tidemark binary (make build)")
-	flag.StringVar(&f.adminAddr, "tidemark-admin", "127.0.0.1:18800", "admin listen address given to Tidemark")
-	flag.IntVar(&f.restPort, "connect-rest-port", 18083, "Kafka Connect's REST port")
+	flag.StringVar(&f.adminAddr, "tidemark-admin", fmt.Sprintf("127.0.0.1:%d", 18800+shift), "admin listen address given to Tidemark (default 18800, shifted with TIDEMARK_PORT_BASE)")
+	flag.IntVar(&f.restPort, "connect-rest-port", 18083+shift, "Kafka Connect's REST port (default 18083, shifted with TIDEMARK_PORT_BASE)")
 	flag.StringVar(&f.only, "only", "", "comma-separated scenario prefixes to run (drain, live, big-txn, raw): for development; the report is then partial")
 	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, debezium-avro-tuned, ...; debezium-avro also matches debezium-avro-tuned): for development")
 	flag.BoolVar(&f.keep, "keep", false, "keep the bench topics and subjects after the run (for inspection)")
@@ -232,6 +238,26 @@ func (b *bench) connectors(f flags, logDir, stateDir string) []connector {
 		}
 	}
 	return kept
+}
+
+// portShift is how far TIDEMARK_PORT_BASE moves the stack's ports from their
+// defaults (stack/stack: base 13306); the bench's own listeners (Tidemark's
+// admin, Connect's REST API) move by as much, so that two checkouts, each
+// with its stack, can run the bench side by side.
+func portShift() (int, error) {
+	base := os.Getenv("TIDEMARK_PORT_BASE")
+	if base == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(base)
+	if err != nil || n <= 0 || n > 65535 {
+		return 0, fmt.Errorf("TIDEMARK_PORT_BASE=%q is not a port", base)
+	}
+	shift := n - 13306
+	if 18800+shift <= 0 || 18800+shift > 65535 || 18083+shift <= 0 {
+		return 0, fmt.Errorf("TIDEMARK_PORT_BASE=%d shifts the bench's ports (18083, 18800) out of range", n)
+	}
+	return shift, nil
 }
 
 // The bench's own MariaDB user for Debezium (see ensureDebeziumUser).
