@@ -97,6 +97,11 @@ type Table struct {
 	// PrimaryKey holds indexes into Columns, in key order. Empty for tables
 	// without a primary key.
 	PrimaryKey []int
+	// DDL is the last DDL statement naming the table that the reader saw
+	// before this shape (what gave the table this shape, for messages such
+	// as a refused schema); "" for a shape read at start. Not part of the
+	// shape.
+	DDL string
 }
 
 // QualifiedName is `database.table`.

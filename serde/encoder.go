@@ -462,12 +462,12 @@ func (e *Encoder) shapePlan(ctx context.Context, topic string, t *schema.Table) 
 	}
 	if schemas.Key != "" {
 		if p.keyID, err = e.register(ctx, topic+"-key", schemas.Key); err != nil {
-			return nil, fmt.Errorf("serde: register key schema of table %s for topic %s: %w", p.table, topic, err)
+			return nil, registerError(t, topic, topic+"-key", "key", err)
 		}
 		p.shardField = e.opts.KeyShardField != ""
 	}
 	if p.valueID, err = e.register(ctx, topic+"-value", schemas.Value); err != nil {
-		return nil, fmt.Errorf("serde: register value schema of table %s for topic %s: %w", p.table, topic, err)
+		return nil, registerError(t, topic, topic+"-value", "value", err)
 	}
 
 	e.mu.Lock()
@@ -477,6 +477,15 @@ func (e *Encoder) shapePlan(ctx context.Context, topic string, t *schema.Table) 
 	}
 	e.byShape[shapeKey] = p
 	return p, nil
+}
+
+// registerError says which table's schema the registry refused, and for an
+// incompatible one why and what to do (IncompatibleSchemaError).
+func registerError(t *schema.Table, topic, subject, which string, err error) error {
+	if errors.Is(err, ErrIncompatibleSchema) {
+		return &IncompatibleSchemaError{Table: t.QualifiedName(), Topic: topic, Subject: subject, DDL: t.DDL, Reason: registryReason(err), Err: err}
+	}
+	return fmt.Errorf("serde: register %s schema of table %s for topic %s: %w", which, t.QualifiedName(), topic, err)
 }
 
 func (e *Encoder) register(ctx context.Context, subject, text string) (int, error) {
