@@ -15,10 +15,12 @@
 // tests, fastavro in integration tests).
 //
 // Files: encoder.go (Encoder, messages per op, source block), plan.go
-// (per-column ops), decimal.go (exact decimals), avrobin.go (primitives),
-// framing.go, registry.go (REST client), memregistry.go, decoder.go +
-// readplan.go (Decoder), json.go (Record.JSON), errors.go (sentinels and
-// the retry classifier).
+// (per-column ops), quirks.go (Debezium's values, on request),
+// connectstring.go (the key-change headers in Kafka Connect's string form),
+// decimal.go (exact decimals), avrobin.go (primitives), framing.go,
+// registry.go (REST client), decoder.go + readplan.go (Decoder), json.go
+// (Record.JSON), errors.go (sentinels, IncompatibleSchemaError, the retry
+// classifier).
 //
 // Non-goals: transaction metadata (envelope `transaction` is always null,
 // as with Debezium's default provide.transaction.metadata=false), schema
