@@ -31,7 +31,7 @@ type connector interface {
 	// a topic, events the current process has handled.
 	progress(ctx context.Context) (int64, error)
 	// decoder reads commit_us out of the variant's record values.
-	decoder() commitDecoder
+	decoder() recordDecoder
 }
 
 // progressWait is what waitProgress observed.

@@ -10,15 +10,18 @@ import (
 	"github.com/tidemark-cdc/tidemark/serde"
 )
 
-// commitDecoder extracts the row's commit_us from a change record's value:
-// the one field the latency consumer needs. It understands the two value
-// formats under test: Confluent-framed Avro with a Debezium-style envelope
-// (Tidemark; Debezium through Apicurio's converter in Confluent mode) and
-// Debezium's schemaless JSON envelope.
-type commitDecoder interface {
+// recordDecoder reads the two fields of a change record the bench needs:
+// the row's commit_us from the value (the latency consumer) and its id from
+// the key (the drain's delivery audit). It understands the two formats under
+// test: Confluent-framed Avro with a Debezium-style envelope (Tidemark;
+// Debezium through Apicurio's converter in Confluent mode) and Debezium's
+// schemaless JSON.
+type recordDecoder interface {
 	// commitUS returns the after image's commit_us, or ok=false for records
 	// without an after image (deletes, tombstones).
 	commitUS(ctx context.Context, value []byte) (us int64, ok bool, err error)
+	// keyID returns the bench table's primary key, id, from a record key.
+	keyID(ctx context.Context, key []byte) (int64, error)
 }
 
 // envelope is the part of a JSON change envelope the bench reads.
@@ -57,6 +60,17 @@ func (d *avroDecoder) commitUS(ctx context.Context, value []byte) (int64, bool, 
 	return envelope{After: &afterImage{CommitUS: rec.After["commit_us"]}}.commitUS()
 }
 
+func (d *avroDecoder) keyID(ctx context.Context, key []byte) (int64, error) {
+	if len(key) == 0 {
+		return 0, errors.New("record without a key")
+	}
+	rec, err := d.dec.Decode(ctx, key, nil)
+	if err != nil {
+		return 0, err
+	}
+	return idField(rec.Key["id"])
+}
+
 // jsonDecoder reads Debezium's JsonConverter output without schemas:
 // {"before":{..},"after":{..},"source":{..},"op":"c",...}.
 type jsonDecoder struct{}
@@ -70,6 +84,32 @@ func (jsonDecoder) commitUS(_ context.Context, value []byte) (int64, bool, error
 		return 0, false, fmt.Errorf("decode JSON value: %w", err)
 	}
 	return env.commitUS()
+}
+
+// keyID reads {"id":N}, the key JsonConverter writes without schemas.
+func (jsonDecoder) keyID(_ context.Context, key []byte) (int64, error) {
+	var k struct {
+		ID *int64 `json:"id"`
+	}
+	if err := json.Unmarshal(key, &k); err != nil {
+		return 0, fmt.Errorf("decode JSON key: %w", err)
+	}
+	if k.ID == nil {
+		return 0, fmt.Errorf("JSON key %.100q has no id", key)
+	}
+	return *k.ID, nil
+}
+
+func idField(v any) (int64, error) {
+	switch id := v.(type) {
+	case int64:
+		return id, nil
+	case int32:
+		return int64(id), nil
+	case nil:
+		return 0, errors.New("key has no id")
+	}
+	return 0, fmt.Errorf("key id of unexpected type %T", v)
 }
 
 func (e envelope) commitUS() (int64, bool, error) {

@@ -110,3 +110,31 @@ func TestJSONDecoderCommitUS(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyID(t *testing.T) {
+	const keySchema = `{"type":"record","name":"Key","namespace":"benchdbzavro.bench.orders","fields":[{"name":"id","type":"long"}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/schemas/ids/3" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"schema": keySchema})
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	key := confluent(t, 3, keySchema, struct {
+		ID int64 `avro:"id"`
+	}{1000009})
+	if id, err := newAvroDecoder(srv.URL).keyID(ctx, key); err != nil || id != 1000009 {
+		t.Fatalf("Avro key: id=%d err=%v", id, err)
+	}
+	if _, err := newAvroDecoder(srv.URL).keyID(ctx, nil); err == nil {
+		t.Fatal("a record without a key has an id")
+	}
+	if id, err := (jsonDecoder{}).keyID(ctx, []byte(`{"id":42}`)); err != nil || id != 42 {
+		t.Fatalf("JSON key: id=%d err=%v", id, err)
+	}
+	if _, err := (jsonDecoder{}).keyID(ctx, []byte(`{"other":1}`)); err == nil {
+		t.Fatal("a JSON key without id has an id")
+	}
+}

@@ -61,7 +61,7 @@ func TestTidemarkConfig(t *testing.T) {
 }
 
 func TestDebeziumProperties(t *testing.T) {
-	d := &debezium{variant: "avro", libs: "/libs", brokers: "b:1", apicurioURL: "http://r/apis/registry/v2", restPort: 18083,
+	d := &debezium{format: "avro", libs: "/libs", brokers: "b:1", apicurioURL: "http://r/apis/registry/v2", restPort: 18083,
 		shardHost: "127.0.0.1", shardPort: 13306, user: "u", pass: "p", serverID: 5401, database: "bench", table: "orders"}
 	w := d.workerProperties("/state/offsets")
 	for _, s := range []string{"value.converter=io.apicurio.registry.utils.converter.AvroConverter", "value.converter.apicurio.registry.headers.enabled=false",
@@ -79,19 +79,44 @@ func TestDebeziumProperties(t *testing.T) {
 	if d.topic() != "benchdbzavro.bench.orders" {
 		t.Errorf("topic %q", d.topic())
 	}
-	d.variant = "json"
+	for _, s := range []string{"max.batch.size", "poll.interval.ms", "producer.linger.ms", "producer.compression.type"} {
+		if strings.Contains(w+c, s) {
+			t.Errorf("untuned variant sets %s", s)
+		}
+	}
+	if !strings.Contains(c, "database.jdbc.driver=io.github.tidemark.bench.mariadb.MariaDbCompatDriver\n") {
+		t.Errorf("connector lacks the MariaDB-compatible driver:\n%s", c)
+	}
+
+	d.tuned = true
+	w, c = d.workerProperties("/state/offsets"), d.connectorProperties("drain")
+	for _, s := range []string{"producer.linger.ms=20", "producer.batch.size=1048576", "producer.compression.type=lz4"} {
+		if !strings.Contains(w, s+"\n") {
+			t.Errorf("tuned worker lacks %q", s)
+		}
+	}
+	for _, s := range []string{"max.batch.size=8192", "max.queue.size=32768", "poll.interval.ms=100", "topic.prefix=benchdbzavrotuned",
+		"schema.history.internal.kafka.topic=bench.state.debezium-avro-tuned.drain.history"} {
+		if !strings.Contains(c, s+"\n") {
+			t.Errorf("tuned connector lacks %q", s)
+		}
+	}
+	if d.name() != "debezium-avro-tuned" || d.topic() != "benchdbzavrotuned.bench.orders" {
+		t.Errorf("tuned: name %q topic %q", d.name(), d.topic())
+	}
+	d.format, d.tuned = "json", false
 	if w := d.workerProperties("x"); !strings.Contains(w, "value.converter.schemas.enable=false\n") || strings.Contains(w, "apicurio") {
 		t.Errorf("json worker:\n%s", w)
 	}
 }
 
 func TestAlternate(t *testing.T) {
-	cs := []connector{&tidemark{}, &tidemark{discard: true}, &debezium{variant: "avro"}, &debezium{variant: "json"}}
+	cs := []connector{&tidemark{}, &tidemark{discard: true}, &debezium{format: "avro"}, &debezium{format: "avro", tuned: true}, &debezium{format: "json"}}
 	var names []string
 	for _, c := range alternate(cs) {
 		names = append(names, c.name())
 	}
-	if got := strings.Join(names, ","); got != "debezium-avro,tidemark,debezium-json,tidemark-discard" {
+	if got := strings.Join(names, ","); got != "debezium-avro,tidemark,debezium-avro-tuned,tidemark-discard,debezium-json" {
 		t.Fatalf("order %s", got)
 	}
 }
@@ -104,5 +129,19 @@ func TestPlanFilters(t *testing.T) {
 	}
 	if got := apicurioV2URL("http://127.0.0.1:18081/apis/ccompat/v7"); got != "http://127.0.0.1:18081/apis/registry/v2" {
 		t.Fatalf("v2 url %q", got)
+	}
+}
+
+func TestPortShift(t *testing.T) {
+	for _, tt := range []struct {
+		base  string
+		shift int
+		ok    bool
+	}{{"", 0, true}, {"13306", 0, true}, {"23306", 10000, true}, {"nope", 0, false}, {"63000", 0, false}} {
+		t.Setenv("TIDEMARK_PORT_BASE", tt.base)
+		shift, err := portShift()
+		if (err == nil) != tt.ok || shift != tt.shift {
+			t.Errorf("TIDEMARK_PORT_BASE=%q: shift %d err %v", tt.base, shift, err)
+		}
 	}
 }

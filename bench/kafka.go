@@ -145,15 +145,28 @@ func (k *kafkaAdmin) endOffsets(ctx context.Context, topic string) (int64, error
 // partitionEnds returns topic's end offset per partition, where a consumer
 // starts to read only what comes next.
 func (k *kafkaAdmin) partitionEnds(ctx context.Context, topic string) (map[int32]kgo.Offset, error) {
+	offs, err := k.partitionOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]kgo.Offset{}
+	for p, o := range offs {
+		out[p] = kgo.NewOffset().At(o)
+	}
+	return out, nil
+}
+
+// partitionOffsets returns topic's end offset per partition.
+func (k *kafkaAdmin) partitionOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
 	offs, err := k.adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
 	if err := offs.Error(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
-	out := map[int32]kgo.Offset{}
-	offs.Each(func(o kadm.ListedOffset) { out[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	out := map[int32]int64{}
+	offs.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out, nil
 }
 

@@ -19,7 +19,7 @@ import (
 // latency is exact to 1 ms.
 type latencyConsumer struct {
 	cl  *kgo.Client
-	dec commitDecoder
+	dec recordDecoder
 
 	mu        sync.Mutex
 	latencies []float64 // milliseconds
@@ -27,7 +27,7 @@ type latencyConsumer struct {
 	decodeErr error
 }
 
-func newLatencyConsumer(brokers []string, topic string, from map[int32]kgo.Offset, dec commitDecoder) (*latencyConsumer, error) {
+func newLatencyConsumer(brokers []string, topic string, from map[int32]kgo.Offset, dec recordDecoder) (*latencyConsumer, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,16 +52,21 @@ type flags struct {
 
 func main() {
 	var f flags
+	shift, err := portShift()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	flag.BoolVar(&f.quick, "quick", false, "the ~2-minute plan: 50k-row drain and transaction, one 10 s live window at 10k rows/s, no JSON variant")
 	flag.StringVar(&f.out, "out", "bench/out", "directory for results.json, logs/ and state/")
 	flag.StringVar(&f.docs, "docs", "docs/benchmarks.md", "file to write the report to after a full, unfiltered run (\"\" for none)")
 	flag.StringVar(&f.debeziumLibs, "debezium-libs", "", "directory bench/debezium/resolve printed (connect/, plugins/); empty skips Debezium")
 	flag.StringVar(&f.java, "java", "java", "Java 17+ for Kafka Connect and ProducerPerformance")
 	flag.StringVar(&f.tidemarkBin, "tidemark", "bin/tidemark", "the Tidemark binary (make build)")
-	flag.StringVar(&f.adminAddr, "tidemark-admin", "127.0.0.1:18800", "admin listen address given to Tidemark")
-	flag.IntVar(&f.restPort, "connect-rest-port", 18083, "Kafka Connect's REST port")
+	flag.StringVar(&f.adminAddr, "tidemark-admin", fmt.Sprintf("127.0.0.1:%d", 18800+shift), "admin listen address given to Tidemark (default 18800, shifted with TIDEMARK_PORT_BASE)")
+	flag.IntVar(&f.restPort, "connect-rest-port", 18083+shift, "Kafka Connect's REST port (default 18083, shifted with TIDEMARK_PORT_BASE)")
 	flag.StringVar(&f.only, "only", "", "comma-separated scenario prefixes to run (drain, live, big-txn, raw): for development; the report is then partial")
-	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, ...): for development")
+	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, debezium-avro-tuned, ...; debezium-avro also matches debezium-avro-tuned): for development")
 	flag.BoolVar(&f.keep, "keep", false, "keep the bench topics and subjects after the run (for inspection)")
 	flag.Int64Var(&f.drainRows, "drain-rows", 0, "override the plan's drain rows")
 	flag.Int64Var(&f.bigTxnRows, "big-txn-rows", 0, "override the plan's big transaction rows")
@@ -123,7 +129,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	res := &results{Started: time.Now(), Plan: p, Machine: readMachine(), Versions: map[string]string{}, Settings: map[string]string{}}
 	runStart := sampleCPU(stackDir)
 	b := &bench{plan: p, env: env, log: log, res: res, stackDir: stackDir, logDir: logDir,
-		debeziumLibs: f.debeziumLibs, java: f.java, registered: map[string]int64{}, unavailable: map[string]string{}}
+		debeziumLibs: f.debeziumLibs, java: f.java, registered: map[string]ledgerMark{}, unavailable: map[string]string{}}
 
 	// Admin connections: the bulk load and the open loop use up to this many.
 	b.db, err = openShard(ctx, env.ShardAddr, env.AdminUser, env.AdminPassword, 16)
@@ -202,16 +208,20 @@ func (b *bench) connectors(f flags, logDir, stateDir string) []connector {
 		}
 		cs = append(cs, t)
 	}
-	variants := []string{"avro"}
+	type variant struct {
+		format string
+		tuned  bool
+	}
+	variants := []variant{{"avro", false}, {"avro", true}}
 	if b.plan.DebeziumJSON {
-		variants = append(variants, "json")
+		variants = append(variants, variant{"json", false})
 	}
 	for i, v := range variants {
-		d := &debezium{variant: v, libs: f.debeziumLibs, java: f.java, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
+		d := &debezium{format: v.format, tuned: v.tuned, libs: f.debeziumLibs, java: f.java, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
 			user: debeziumUser, pass: debeziumPassword, serverID: 5401 + i, brokers: strings.Join(b.env.Brokers, ","),
 			registryURL: b.env.RegistryURL, apicurioURL: apicurioV2URL(b.env.RegistryURL), restPort: f.restPort,
 			database: benchDatabase, table: benchTable, stateDir: stateDir, logDir: logDir, ka: b.ka}
-		if v == "avro" {
+		if v.format == "avro" {
 			d.dec = newAvroDecoder(b.env.RegistryURL)
 		} else {
 			d.dec = jsonDecoder{}
@@ -228,6 +238,26 @@ func (b *bench) connectors(f flags, logDir, stateDir string) []connector {
 		}
 	}
 	return kept
+}
+
+// portShift is how far TIDEMARK_PORT_BASE moves the stack's ports from their
+// defaults (stack/stack: base 13306); the bench's own listeners (Tidemark's
+// admin, Connect's REST API) move by as much, so that two checkouts, each
+// with its stack, can run the bench side by side.
+func portShift() (int, error) {
+	base := os.Getenv("TIDEMARK_PORT_BASE")
+	if base == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(base)
+	if err != nil || n <= 0 || n > 65535 {
+		return 0, fmt.Errorf("TIDEMARK_PORT_BASE=%q is not a port", base)
+	}
+	shift := n - 13306
+	if 18800+shift <= 0 || 18800+shift > 65535 || 18083+shift <= 0 {
+		return 0, fmt.Errorf("TIDEMARK_PORT_BASE=%d shifts the bench's ports (18083, 18800) out of range", n)
+	}
+	return shift, nil
 }
 
 // The bench's own MariaDB user for Debezium (see ensureDebeziumUser).

@@ -45,7 +45,9 @@ func fullPlan() plan {
 		// Bounds for a slow or stuck side: with them the full run stays near
 		// 15 minutes even when a measurement cannot finish (it is then
 		// reported as incomplete, with the rate it reached).
-		DrainTimeout: 180, SettleTimeout: 45, BigTxnTimeout: 180, StartupTimeout: 90,
+		// A Connect worker's start (plugin scan, then Debezium's schema
+		// snapshot) has taken 60 s on this 2-core machine under load.
+		DrainTimeout: 180, SettleTimeout: 45, BigTxnTimeout: 180, StartupTimeout: 150,
 	}
 }
 
@@ -56,7 +58,7 @@ func quickPlan() plan {
 		LiveRates: []int{10000}, LiveSeconds: 10, WarmupSeconds: 3, LiveWriters: 8,
 		BigTxnRows: 50_000, RawRecords: 100_000, RawRecordBytes: 600,
 		DebeziumJSON: false,
-		DrainTimeout: 60, SettleTimeout: 20, BigTxnTimeout: 60, StartupTimeout: 60,
+		DrainTimeout: 60, SettleTimeout: 20, BigTxnTimeout: 60, StartupTimeout: 150,
 	}
 }
 

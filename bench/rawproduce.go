@@ -12,7 +12,7 @@ import (
 )
 
 // rawProduce is the broker's ceiling for records of the bench's size:
-// Kafka's own ProducerPerformance (kafka-tools, same version as the broker)
+// Kafka's own ProducerPerformance (kafka-tools, Kafka Connect's version: see versions)
 // sending unkeyed records of random capital letters with the producer
 // settings Tidemark uses by default (router/config.go): acks=all,
 // idempotence, lz4, 5 ms linger, ~1 MB batches.
@@ -37,7 +37,10 @@ func runRawProduce(ctx context.Context, java, libs, brokers, topic string, recor
 		java, "-cp", filepath.Join(libs, "connect")+"/*", "org.apache.kafka.tools.ProducerPerformance",
 		"--topic", topic, "--num-records", strconv.FormatInt(records, 10), "--record-size", strconv.Itoa(size),
 		"--throughput", "-1",
-		"--producer-props", "bootstrap.servers="+brokers, "acks=all", "enable.idempotence=true",
+		// kafka-tools 4.x: --bootstrap-server and --command-property replace
+		// the deprecated --producer-props.
+		"--bootstrap-server", brokers,
+		"--command-property", "acks=all", "enable.idempotence=true",
 		"compression.type=lz4", "linger.ms=5", "batch.size=1000012")
 	if err != nil {
 		return nil, err

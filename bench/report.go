@@ -47,9 +47,7 @@ func tableRows(r *results) (header []string, rows [][]string) {
 		if x.Connector == "tidemark-discard" {
 			notes = append(notes, "ceiling: nothing produced")
 		}
-		if x.Incomplete != "" {
-			notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
-		}
+		notes = append(notes, deliveryNotes(x)...)
 		row = append(row, strings.Join(notes, "; "))
 		rows = append(rows, row)
 	}
@@ -58,6 +56,39 @@ func tableRows(r *results) (header []string, rows [][]string) {
 			fmt.Sprintf("ceiling: %d-byte records, acks=all, idempotent; %.1f MB/s", p.RecordBytes, p.MBPS)})
 	}
 	return header, rows
+}
+
+// deliveryNotes says what a measurement delivered when it was not
+// everything owed. A drain's audit, read after the connector stopped, tells
+// a lost record (it never came) from a slow one (it came after the wait):
+// a loss is reported as LOST with the ids, not as a vague INCOMPLETE.
+func deliveryNotes(x measurement) []string {
+	a := x.Audit
+	if a == nil {
+		if x.Incomplete != "" {
+			return []string{"INCOMPLETE: " + abbreviate(x.Incomplete, 120)}
+		}
+		return nil
+	}
+	var notes []string
+	late := a.Read - x.Events // records that came after the wait ended
+	if x.Incomplete != "" && !(a.Missing > 0 && late <= 0) {
+		notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
+	}
+	if a.Missing > 0 {
+		notes = append(notes, fmt.Sprintf("LOST: %d of %d owed rows never delivered (id %s; topic read back after the stop); figures to the last record",
+			a.Missing, a.Owed, idList(a.MissingIDs, a.Missing)))
+	}
+	if a.Duplicates > 0 {
+		notes = append(notes, fmt.Sprintf("DUPLICATES: %d rows delivered twice (id %s)", a.Duplicates, idList(a.DuplicateIDs, a.Duplicates)))
+	}
+	if a.Unexpected > 0 {
+		notes = append(notes, fmt.Sprintf("%d records of rows written before its stored position (id %s)", a.Unexpected, idList(a.UnexpectedIDs, a.Unexpected)))
+	}
+	if late > 0 {
+		notes = append(notes, fmt.Sprintf("%d records arrived after the wait ended", late))
+	}
+	return notes
 }
 
 func scenarioLabel(r *results, s string) string {

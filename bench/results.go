@@ -59,8 +59,12 @@ type measurement struct {
 	// Incomplete is set when the measurement stopped at its timeout before
 	// every record arrived; the figures then cover what did.
 	Incomplete string `json:"incomplete,omitempty"`
-	Error      string `json:"error,omitempty"`
-	Log        string `json:"log,omitempty"`
+	// Owed (drain) is the records the connector had to deliver; Audit is
+	// what it delivered, key by key, read back after it stopped.
+	Owed  int64          `json:"owed,omitempty"`
+	Audit *deliveryAudit `json:"audit,omitempty"`
+	Error string         `json:"error,omitempty"`
+	Log   string         `json:"log,omitempty"`
 }
 
 func (r *results) find(scenario, connector string) *measurement {

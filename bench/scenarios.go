@@ -31,9 +31,9 @@ type bench struct {
 	// Kafka Connect's classpath and Java also run kafka-tools' ProducerPerformance.
 	debeziumLibs string
 	java         string
-	// registered[c] is the workload ledger when c's drain position was
-	// stored: the drain must then deliver every record owed since.
-	registered map[string]int64
+	// registered[c] is where the workload stood when c's drain position
+	// was stored: the drain must then deliver every record owed since.
+	registered map[string]ledgerMark
 	// unavailable[c] says why a connector is not measured.
 	unavailable map[string]string
 }
@@ -120,7 +120,7 @@ func (b *bench) register(ctx context.Context, c connector) error {
 	if err := p.stop(60 * time.Second); err != nil {
 		return err
 	}
-	b.registered[c.name()] = b.w.records.Load()
+	b.registered[c.name()] = b.w.mark()
 	return nil
 }
 
@@ -128,10 +128,24 @@ func (b *bench) register(ctx context.Context, c connector) error {
 // until every record owed since is in Kafka.
 func (b *bench) drain(ctx context.Context, c connector) measurement {
 	r := measurement{Scenario: "drain", Connector: c.name(), System: c.system()}
-	owed := b.w.records.Load() - b.registered[c.name()]
+	since := b.registered[c.name()]
+	now := b.w.mark()
+	// Everything written since is an INSERT of a fresh id (the later
+	// connectors' markers, the bulk load): one record per id.
+	owed, firstID := now.records-since.records, since.nextID
+	if now.nextID-firstID != owed {
+		return failed(r, fmt.Errorf("ledger: %d records owed but ids %d..%d written since %s stored its position", owed, firstID, now.nextID-1, c.name()))
+	}
+	r.Owed = owed
 	base, err := b.baseline(ctx, c)
 	if err != nil {
 		return failed(r, err)
+	}
+	var from map[int32]int64
+	if c.topic() != "" {
+		if from, err = b.ka.partitionOffsets(ctx, c.topic()); err != nil {
+			return failed(r, err)
+		}
 	}
 	s0 := sampleCPU(b.stackDir)
 	p, err := c.start(ctx, "drain")
@@ -148,6 +162,18 @@ func (b *bench) drain(ctx context.Context, c connector) measurement {
 	}
 	if serr != nil {
 		return failed(r, fmt.Errorf("read /proc of %s: %w", c.name(), serr))
+	}
+	if c.topic() != "" {
+		// Stopped first (Connect and Tidemark flush on SIGTERM), so that the
+		// audit sees every record the connector was ever going to deliver.
+		if err := p.stop(60 * time.Second); err != nil {
+			return failed(r, err)
+		}
+		a, err := auditDrain(ctx, b.env.Brokers, b.ka, c.topic(), c.decoder(), from, firstID, owed, 3*time.Minute)
+		if err != nil {
+			return failed(r, err)
+		}
+		r.Audit = a
 	}
 	end := w.reached
 	if werr != nil {

@@ -30,7 +30,7 @@ type tidemark struct {
 	stateDir    string
 	logDir      string
 
-	dec commitDecoder
+	dec recordDecoder
 	ka  *kafkaAdmin
 }
 
@@ -43,7 +43,7 @@ func (t *tidemark) name() string {
 	return "tidemark"
 }
 func (t *tidemark) system() string         { return "tidemark" }
-func (t *tidemark) decoder() commitDecoder { return t.dec }
+func (t *tidemark) decoder() recordDecoder { return t.dec }
 
 // topic is Tidemark's default naming: <prefix>.<database>.<table>.
 func (t *tidemark) topic() string {

@@ -43,12 +43,15 @@ func collectVersions(ctx context.Context, b *bench, f flags, res *results) {
 	}
 	s["topics"] = "6 partitions, replication 1, cleanup.policy=compact, message.timestamp.type=LogAppendTime (pre-created by the bench)"
 	s["debezium"] = "MySqlConnector on Connect standalone; defaults except snapshot.mode=no_data, include.schema.changes=false, " +
-		"schema history of the bench table only (skip.unparseable.ddl=true), offset.flush.interval.ms=1000; user with SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT"
+		"schema history of the bench table only (skip.unparseable.ddl=true), offset.flush.interval.ms=1000, " +
+		"database.jdbc.driver=bench/debezium/mariadb-compat (SHOW BINARY LOG STATUS answered by SHOW MASTER STATUS); " +
+		"user with SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT"
 	s["debezium_avro"] = "Apicurio AvroConverter (key and value) to the registry's v2 API: headers.enabled=false, Legacy4ByteIdHandler, use-id=contentId (Confluent framing)"
 	s["debezium_json"] = "JsonConverter, schemas.enable=false (key and value)"
+	s["debezium_avro_tuned"] = "as debezium_avro, plus what Debezium's users set for throughput: " + tunedSettings()
 	s["tidemark"] = "bin/tidemark run -c (bench/out/state/tidemark/*.yaml): defaults; user tidemark (REPLICATION SLAVE, REPLICATION CLIENT, SELECT)"
 	s["raw_produce"] = "kafka-tools ProducerPerformance, unkeyed, --throughput -1, Tidemark's producer defaults: acks=all enable.idempotence=true compression.type=lz4 linger.ms=5 batch.size=1000012"
-	s["producers"] = "each side's defaults: Tidemark lz4, 5 ms linger, idempotent acks=all; Connect's producer without compression"
+	s["producers"] = "each side's defaults: Tidemark lz4, 5 ms linger, idempotent acks=all; Connect 4.3's source producer: acks=all, linger.ms=5, batch.size=16384, no compression (debezium-avro-tuned: see debezium_avro_tuned)"
 	s["workload"] = "20-column table (~500 bytes/row); live: half the transactions single-row (autocommit), half of 5-20 rows; 60% inserts, 30% updates, 10% deletes"
 }
 

@@ -29,6 +29,14 @@ func newWorkload(db *shardDB, table string) *workload {
 	return w
 }
 
+// ledgerMark is where the workload stands: the records owed for everything
+// written so far, and the next id to be written.
+type ledgerMark struct{ records, nextID int64 }
+
+func (w *workload) mark() ledgerMark {
+	return ledgerMark{records: w.records.Load(), nextID: w.nextID.Load()}
+}
+
 // ids reserves n consecutive primary keys.
 func (w *workload) ids(n int) int64 { return w.nextID.Add(int64(n)) - int64(n) }
 

@@ -121,7 +121,7 @@ func convertRow(ent *tableEntry, row change.Row) (int, error) {
 }
 
 // rowsError names shard, table, position and transaction in a decoding
-// error, keeping its class (Retryable) and filling UnsupportedTypeError's
+// error, keeping its sentinels and filling UnsupportedTypeError's
 // shard.
 func (s *session) rowsError(ev *replication.BinlogEvent, e *replication.RowsEvent, err error) error {
 	var ute *schema.UnsupportedTypeError

@@ -48,7 +48,7 @@ func TestSessionDecodesOrdersFixture(t *testing.T) {
 		{"email", schema.Column{Name: "email", Type: schema.TypeChar, Length: 255, Charset: "utf8mb4", Collation: "utf8mb4_general_ci", RawType: "varchar(255)"}},
 		{"country", schema.Column{Name: "country", Type: schema.TypeChar, Nullable: true, Length: 2, Charset: "utf8mb4", Collation: "utf8mb4_general_ci", RawType: "char(2)"}},
 		{"created_at", schema.Column{Name: "created_at", Type: schema.TypeDateTime, FSP: 6, RawType: "datetime(6)"}},
-		{"attrs", schema.Column{Name: "attrs", Type: schema.TypeJSON, Nullable: true, Charset: "utf8mb4", Collation: "utf8mb4_bin", RawType: "longtext"}},
+		{"attrs", schema.Column{Name: "attrs", Type: schema.TypeText, Nullable: true, Charset: "utf8mb4", Collation: "utf8mb4_bin", RawType: "longtext"}},
 	}
 	for _, c := range checks {
 		if got := tbl.Columns[tbl.ColumnIndex(c.col)]; !reflect.DeepEqual(got, c.want) {

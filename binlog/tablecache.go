@@ -36,16 +36,20 @@ type tableCache struct {
 	// naming the table drops it and bumps the table's generation, which
 	// forces the next table map to be rebuilt even if its bytes are the same
 	// (a DDL the binlog types do not show, such as BINARY(16) to UUID).
-	is      map[string]*mysql.CatalogTable
-	gens    map[string]uint64
-	allGen  uint64 // bumped by DDL that may touch any table
+	is     map[string]*mysql.CatalogTable
+	gens   map[string]uint64
+	allGen uint64 // bumped by DDL that may touch any table
+	// ddl is the last DDL statement naming each table ("" key: the last one
+	// that may touch any table), given to the next shape built for it
+	// (schema.Table.DDL).
+	ddl     map[string]string
 	metrics *shardMetrics
 }
 
 func newTableCache(env buildEnv, m *shardMetrics) *tableCache {
 	return &tableCache{
 		env: env, entries: map[string]map[string]*tableEntry{},
-		is: map[string]*mysql.CatalogTable{}, gens: map[string]uint64{}, metrics: m,
+		is: map[string]*mysql.CatalogTable{}, gens: map[string]uint64{}, ddl: map[string]string{}, metrics: m,
 	}
 }
 
@@ -84,6 +88,10 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 	}
 	if ent != nil && sameTable(ent.table, table) {
 		table = ent.table // unchanged shape: keep the pointer serde caches by
+	} else if q, ok := c.ddl[key]; ok {
+		table.DDL = q
+	} else {
+		table.DDL = c.ddl[""]
 	}
 	ent = &tableEntry{tm: tm, table: table, conv: conv, key: key, gen: c.gen(key)}
 	tables := c.entries[db]
@@ -120,14 +128,20 @@ func (c *tableCache) loadEnv(ctx context.Context, q *mysql.Conn) error {
 // are re-read from information_schema at their next table map.
 func (c *tableCache) invalidate(query, defaultDB string) {
 	tables, all := ddlTargets(query, defaultDB)
+	if len(query) > 4096 {
+		query = query[:4096] + "..." // kept for messages only
+	}
 	if all {
 		c.allGen++
 		clear(c.is)
+		clear(c.ddl)
+		c.ddl[""] = query
 		return
 	}
 	for _, t := range tables {
 		c.gens[t]++
 		delete(c.is, t)
+		c.ddl[t] = query
 	}
 }
 

@@ -124,6 +124,9 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 		if err := b.build(); err != nil {
 			return nil, nil, err
 		}
+		if err := b.applyDefault(); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	if full {
@@ -238,6 +241,9 @@ func (b *columnBuild) build() error {
 		b.rawType("decimal(" + strconv.Itoa(col.Precision) + "," + strconv.Itoa(col.Scale) + ")" + unsignedSuffix(b.unsigned))
 	case gomysql.MYSQL_TYPE_FLOAT:
 		col.Type, cv.Kind = schema.TypeFloat, mysql.KindFloat
+		if b.isc != nil {
+			col.Scale = b.isc.Scale // FLOAT(M,D): Debezium's double; the binlog does not carry D
+		}
 		b.rawType("float" + unsignedSuffix(b.unsigned))
 	case gomysql.MYSQL_TYPE_DOUBLE:
 		col.Type, cv.Kind = schema.TypeDouble, mysql.KindDouble
@@ -430,16 +436,9 @@ func (b *columnBuild) blob(packLen int) error {
 		b.rawType(prefix + "blob")
 		return nil
 	}
-	if b.isc != nil && b.isc.JSON {
-		// MariaDB's JSON: LONGTEXT with CHECK (json_valid(col)); the value
-		// is the JSON text as stored.
-		if err := b.textColumn(schema.TypeJSON, co); err != nil {
-			return err
-		}
-		b.cv.Kind = mysql.KindJSON
-		b.rawType("json")
-		return nil
-	}
+	// MariaDB's JSON is LONGTEXT with CHECK (json_valid(col)) (CatalogColumn.JSON):
+	// a text column, as Debezium sees it too (a plain string, not
+	// io.debezium.data.Json; docs/wire-format.md).
 	b.rawType(prefix + "text")
 	return b.textColumn(schema.TypeText, co)
 }
@@ -492,6 +491,22 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 
 // schemaUnknown marks err as ErrSchemaUnknown.
 func schemaUnknown(err error) error { return mark(ErrSchemaUnknown, err) }
+
+// applyDefault reads the column's DEFAULT from information_schema (there is
+// none in the binlog) into the schema (Avro defaults), and makes it the
+// value of a zero date in a NOT NULL column, as Debezium does.
+func (b *columnBuild) applyDefault() error {
+	if b.isc == nil {
+		return nil
+	}
+	if err := mysql.ColumnDefault(b.col, b.isc.Default); err != nil {
+		return schemaUnknown(fmt.Errorf("table %s: %w", b.table, err))
+	}
+	if b.cv.Zero != nil && b.col.HasDefault && b.col.Default != nil {
+		b.cv.Zero = b.col.Default
+	}
+	return nil
+}
 
 // withShard fills the shard of an UnsupportedTypeError from schema.
 func withShard(err error, shard string) error {

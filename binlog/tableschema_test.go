@@ -161,7 +161,8 @@ func TestBuildTableTypesTheBinlogHides(t *testing.T) {
 	longtext := oneColumnMap(gomysql.MYSQL_TYPE_BLOB, 4, 46)
 	jsonIS := is("longtext")
 	jsonIS.Columns[0].JSON = true
-	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].Kind != mysql.KindJSON || tbl.Columns[0].Type != schema.TypeJSON {
+	// MariaDB's JSON is LONGTEXT to Debezium too: a plain string.
+	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].Kind != mysql.KindText || tbl.Columns[0].Type != schema.TypeText {
 		t.Fatalf("mariadb json: %v", err)
 	}
 

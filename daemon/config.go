@@ -126,6 +126,24 @@ type EncodingConfig struct {
 	// holding the shard's physical db.table, for primary keys that are not
 	// unique across shards (Debezium's __dbz__physicalTableIdentifier).
 	KeyShardField string `yaml:"key_shard_field"`
+
+	// The deviations from Debezium (docs/wire-format.md): each is "exact"
+	// (default, Tidemark's) or "debezium" (Debezium 3.6.1's output).
+
+	// Year0000: YEAR 0000 as 0 (exact) or 1900 (debezium).
+	Year0000 string `yaml:"year_0000"`
+	// Year0Dates: DATE/DATETIME in year 0 as their value (exact), or like
+	// a zero date (debezium: NULL, or a NOT NULL column's default).
+	Year0Dates string `yaml:"year_0_dates"`
+	// Latin1: latin1 bytes 0x81 0x8D 0x8F 0x90 0x9D as MariaDB converts
+	// them (exact) or as U+FFFD (debezium).
+	Latin1 string `yaml:"latin1"`
+	// StringDefaults: string defaults as MariaDB stores them (exact) or
+	// with the DDL's SQL escapes kept (debezium).
+	StringDefaults string `yaml:"string_defaults"`
+	// ContextHeaders adds Debezium 3.x's __debezium.context.* headers to
+	// every record; default false.
+	ContextHeaders bool `yaml:"context_headers"`
 }
 
 // LimitsConfig bounds memory per shard, in bytes.
@@ -289,6 +307,11 @@ func (c *Config) applyDefaults() {
 		t := true
 		c.Encoding.Tombstones = &t
 	}
+	for _, v := range []*string{&c.Encoding.Year0000, &c.Encoding.Year0Dates, &c.Encoding.Latin1, &c.Encoding.StringDefaults} {
+		if *v == "" {
+			*v = "exact"
+		}
+	}
 	if c.Limits.QueueBytes == "" {
 		c.Limits.QueueBytes = defaultQueueBytes
 	}
@@ -417,6 +440,12 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	}
 	if c.Encoding.BigintUnsigned != "precise" && c.Encoding.BigintUnsigned != "long" {
 		add("encoding.bigint_unsigned", "want precise or long, got %q", c.Encoding.BigintUnsigned)
+	}
+	for key, v := range map[string]string{"encoding.year_0000": c.Encoding.Year0000, "encoding.year_0_dates": c.Encoding.Year0Dates,
+		"encoding.latin1": c.Encoding.Latin1, "encoding.string_defaults": c.Encoding.StringDefaults} {
+		if v != "exact" && v != "debezium" {
+			add(key, "want exact or debezium, got %q", v)
+		}
 	}
 	for key, v := range map[string]ByteSize{"limits.queue_bytes": c.Limits.QueueBytes, "limits.inflight_bytes": c.Limits.InFlightBytes} {
 		if n, err := parseByteSize(string(v)); err != nil {

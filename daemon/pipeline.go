@@ -117,6 +117,9 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 		serdeOpts: serde.Options{
 			BigIntUnsignedLong: cfg.Encoding.BigintUnsigned == "long", NoTombstones: !*cfg.Encoding.Tombstones,
 			KeyShardField: cfg.Encoding.KeyShardField, Version: "tidemark-" + shared.version,
+			DebeziumYear0000: cfg.Encoding.Year0000 == "debezium", DebeziumYear0Dates: cfg.Encoding.Year0Dates == "debezium",
+			DebeziumLatin1: cfg.Encoding.Latin1 == "debezium", DebeziumStringDefaults: cfg.Encoding.StringDefaults == "debezium",
+			ContextHeaders: cfg.Encoding.ContextHeaders,
 		},
 	}
 	if p.discard {

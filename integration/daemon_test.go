@@ -213,6 +213,11 @@ func TestDaemonTypeMatrix(t *testing.T) {
 		id := img["id"].(int32)
 		for i, m := range matrix {
 			got, w := normalizeDecoded(img[m.name]), normalizeCanonical(want[int(id)][i])
+			if f, ok := w.(float32); ok {
+				if _, double := got.(float64); double {
+					w = float64(f) // FLOAT(M,D) is an Avro double, as with Debezium
+				}
+			}
 			if !reflect.DeepEqual(got, w) {
 				t.Errorf("%s row %d column %s (%s): Kafka %#v, SELECT %#v", what, id, m.name, m.ddl, got, w)
 			}

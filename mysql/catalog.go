@@ -30,6 +30,12 @@ type CatalogColumn struct {
 	Charset    string
 	Collation  string
 	JSON       bool // MariaDB: CHECK (json_valid(`col`))
+	// Default is COLUMN_DEFAULT as the server prints it (see defaults.go);
+	// nil when the column has no DEFAULT.
+	Default *string
+	// Scale is NUMERIC_SCALE: FLOAT(7,3) has 3; 0 when the server shows
+	// none (FLOAT, DOUBLE, non-numeric columns).
+	Scale int
 }
 
 // CatalogTable is a table as information_schema shows it.
@@ -41,7 +47,8 @@ type CatalogTable struct {
 // LoadTable reads db.table from information_schema; nil when the table does
 // not exist (any more).
 func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table string) (*CatalogTable, error) {
-	rows, err := q.Query(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME
+	rows, err := q.Query(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME,
+		COLUMN_DEFAULT, NUMERIC_SCALE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s.%s: %w", db, table, err)
@@ -51,12 +58,19 @@ func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table str
 	}
 	t := &CatalogTable{Columns: make([]CatalogColumn, len(rows))}
 	for i, r := range rows {
-		if len(r) < 5 {
+		if len(r) < 7 {
 			return nil, fmt.Errorf("read columns of %s.%s: short row", db, table)
 		}
 		t.Columns[i] = CatalogColumn{
 			Name: r[0].S, DataType: strings.ToLower(r[1].S), ColumnType: r[2].S,
 			Charset: r[3].S, Collation: r[4].S,
+		}
+		if !r[5].Null {
+			d := r[5].S
+			t.Columns[i].Default = &d
+		}
+		if !r[6].Null {
+			t.Columns[i].Scale, _ = strconv.Atoi(r[6].S)
 		}
 	}
 	rows, err = q.Query(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS

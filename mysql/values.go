@@ -274,8 +274,12 @@ func (c *Converter) textValue(v any) (any, int, error) {
 	case []byte:
 		if len(x) == 0 && c.BinaryJSON {
 			// MySQL: an empty JSON document (INSERT IGNORE of NULL into a
-			// NOT NULL column) reads back as the JSON null literal.
-			return "null", sizeString + 4, nil
+			// NOT NULL column). Debezium's BinlogValueConverters.convertJson
+			// writes NULL for a nullable column and "{}" otherwise.
+			if c.Nullable {
+				return nil, 0, nil
+			}
+			return "{}", sizeString + 2, nil
 		}
 		s = bytesAsString(x)
 	case *replication.JsonDiff:

@@ -42,7 +42,7 @@
 // # Files
 //
 // namer.go (topic names), partition.go (murmur2, partitioner), config.go,
-// errors.go (sentinels, typed errors, IsRetryable), writer.go (Write, Run,
+// errors.go (sentinels and typed errors), writer.go (Write, Run,
 // acknowledgements), tracker.go (which position is committable), budget.go
 // (the byte bound), positions.go (commit, LoadPosition), topics.go
 // (EnsureTopic), client.go (franz-go options), metrics.go.

@@ -1,6 +1,6 @@
 package schema
 
-// The MySQL→Avro mapping (WIRE.md §3.2, §3.4).
+// The MySQL→Avro mapping (docs/wire-format.md, "The Envelope" and "Types").
 //
 // Tidemark's schemas must be the ones Debezium's MySQL connector produces
 // after Confluent's AvroConverter (AvroData.fromConnectSchema) has turned the
@@ -29,9 +29,12 @@ package schema
 // field.name.adjustment.mode=avro, so a hyphen in a topic or column name
 // still gives a schema a registry accepts.
 //
-// Column DEFAULT values are not part of the table model, so no column field
-// carries a "default"/connect.default other than null, where Debezium
-// propagates DDL defaults (listed with serde's known gaps in serde/doc.go).
+// Column DEFAULTs become Avro defaults as Debezium writes them: the field's
+// "default" and, inside its type, connect.default, both the default's Avro
+// JSON encoding; a nullable column with a non-null default is [T,"null"]
+// (the default must match the union's first branch), one without is
+// ["null",T] with default null. docs/wire-format.md has the details and
+// the deviations.
 
 import (
 	"fmt"
@@ -47,6 +50,10 @@ type AvroOptions struct {
 	// BigIntUnsignedLong maps BIGINT UNSIGNED to long (Debezium's default,
 	// wrapping above 2^63-1) instead of the exact bytes decimal(20,0).
 	BigIntUnsignedLong bool
+	// DebeziumStringDefaults renders string and bytes defaults as Debezium
+	// does (Column.DebeziumDefault: SQL escapes kept) instead of the value
+	// MariaDB stores.
+	DebeziumStringDefaults bool
 	// KeyShardField, when set, appends a string field of that name to the key
 	// record (Debezium's key.enforce.uniqueness, e.g.
 	// "__dbz__physicalTableIdentifier"), so that rows with equal primary keys
@@ -113,6 +120,11 @@ type AvroColumn struct {
 	Params [][2]string
 	// Precision and Scale of an AvroDecimal.
 	Precision, Scale int
+	// HasDefault: the field has a non-null Avro default, Default (the
+	// column's canonical default value). A nullable field with a default is
+	// the union [T,"null"]: its null is the second branch.
+	HasDefault bool
+	Default    any
 }
 
 // AvroSchemas are the two schemas of one table on one topic, as compact
@@ -145,6 +157,15 @@ func AvroColumns(t *Table, opts AvroOptions) ([]AvroColumn, error) {
 		}
 		ac.Index = i
 		ac.Field = AvroFieldName(c.Name)
+		if c.HasDefault && c.Default != nil && ac.Kind != AvroGeometry && ac.Kind != AvroPoint && ac.Kind != AvroFloatArray {
+			ac.HasDefault, ac.Default = true, c.Default
+			if opts.DebeziumStringDefaults && c.DebeziumDefault != nil {
+				ac.Default = c.DebeziumDefault
+			}
+			if _, err := avroDefaultJSON(&ac, ac.Default); err != nil {
+				return nil, fmt.Errorf("table %s column %s: default %s: %w", t.QualifiedName(), c.Name, c.DefaultText, err)
+			}
+		}
 		if prev, dup := seen[ac.Field]; dup {
 			return nil, fmt.Errorf("table %s: columns %q and %q both become Avro field %q", t.QualifiedName(), prev, c.Name, ac.Field)
 		}
@@ -154,15 +175,15 @@ func AvroColumns(t *Table, opts AvroOptions) ([]AvroColumn, error) {
 	return cols, nil
 }
 
-// avroColumn maps one column type (WIRE.md §3.4, BinlogValueConverters).
+// avroColumn maps one column type (docs/wire-format.md "Types"; Debezium's
+// BinlogValueConverters).
 func avroColumn(c *Column, opts AvroOptions) (AvroColumn, error) {
 	a := AvroColumn{Optional: c.Nullable}
 	switch c.Type {
 	case TypeTinyInt:
-		a.Kind, a.ConnectType = AvroInt, "int8"
-		if c.Unsigned {
-			a.ConnectType = "int16"
-		}
+		// Debezium's MySQL connector maps TINYINT, signed or not, to INT16
+		// (MySqlValueConverters); Connect's INT8 would be Avro int8.
+		a.Kind, a.ConnectType = AvroInt, "int16"
 	case TypeSmallInt:
 		a.Kind = AvroInt
 		if !c.Unsigned {
@@ -384,6 +405,13 @@ func newAvroDoc(ns string) *avroDoc { return &avroDoc{namespace: ns, defined: ma
 // columnField renders the record field of a column.
 func (d *avroDoc) columnField(c *AvroColumn) jsonObject {
 	t := d.columnType(c)
+	if c.HasDefault {
+		def, _ := avroDefaultJSON(c, c.Default) // checked by AvroColumns
+		if c.Optional {
+			return jsonObject{{"name", c.Field}, {"type", []any{t, "null"}}, {"default", def}}
+		}
+		return jsonObject{{"name", c.Field}, {"type", t}, {"default", def}}
+	}
 	if c.Optional {
 		return jsonObject{{"name", c.Field}, {"type", []any{"null", t}}, {"default", nil}}
 	}
@@ -429,6 +457,10 @@ func (d *avroDoc) columnType(c *AvroColumn) any {
 			params[i] = jsonKV{p[0], p[1]}
 		}
 		t = append(t, jsonKV{"connect.parameters", params})
+	}
+	if c.HasDefault {
+		def, _ := avroDefaultJSON(c, c.Default)
+		t = append(t, jsonKV{"connect.default", def})
 	}
 	if c.ConnectName != "" {
 		t = append(t, jsonKV{"connect.name", c.ConnectName})
@@ -573,6 +605,10 @@ func appendJSON(b []byte, v any) []byte {
 		return strconv.AppendInt(b, int64(v), 10)
 	case bool:
 		return strconv.AppendBool(b, v)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case jsonNumber:
+		return append(b, v...)
 	case jsonObject:
 		b = append(b, '{')
 		for i, kv := range v {
@@ -598,7 +634,7 @@ func appendJSON(b []byte, v any) []byte {
 }
 
 // appendJSONString quotes s as JSON without Go's HTML escaping, as Jackson
-// writes it.
+// writes it, except for braces (below).
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
@@ -615,6 +651,11 @@ func appendJSONString(b []byte, s string) []byte {
 			b = append(b, '\\', 't')
 		case c < 0x20:
 			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		case c == '{' || c == '}':
+			// Same JSON, but Apicurio 3.3's ccompat API cannot tell the
+			// type of a schema holding "default":"{}" (HTTP 422, "Failed to
+			// discover artifact type"): a JSON column's DEFAULT '{}'.
+			b = append(b, '\\', 'u', '0', '0', '7', hex[c&0xF])
 		default:
 			b = append(b, c)
 		}

@@ -15,7 +15,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.avsc golden files")
 
-// customers is WIRE.md §3.2's example table.
+// customers is docs/wire-format.md's example table ("The Envelope").
 func customers() *Table {
 	return &Table{
 		Database: "inventory", Name: "customers",
@@ -168,7 +168,7 @@ func TestAvroParses(t *testing.T) {
 	}
 }
 
-// wireCustomers is WIRE.md §3.2 verbatim.
+// wireCustomers is docs/wire-format.md's Envelope example verbatim.
 const wireCustomers = `{"type":"record","name":"Envelope","namespace":"dbserver1.inventory.customers",
  "fields":[
   {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
@@ -209,7 +209,7 @@ const wireCustomers = `{"type":"record","name":"Envelope","namespace":"dbserver1
   {"name":"ts_ns","type":["null","long"],"default":null}],
  "connect.version":2,"connect.name":"dbserver1.inventory.customers.Envelope"}`
 
-// TestAvroCustomersMatchesWire: the customers envelope equals WIRE.md's,
+// TestAvroCustomersMatchesWire: the customers envelope equals docs/wire-format.md's,
 // field for field (JSON key order aside), and so does its key.
 func TestAvroCustomersMatchesWire(t *testing.T) {
 	got, err := AvroSchemasFor("dbserver1.inventory.customers", customers(), AvroOptions{})
@@ -223,7 +223,7 @@ func TestAvroCustomersMatchesWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	if compact.String() != got.Value {
-		t.Errorf("value schema text differs from WIRE.md's in order or spelling:\n got %s\nwant %s", got.Value, compact.String())
+		t.Errorf("value schema text differs from docs/wire-format.md's in order or spelling:\n got %s\nwant %s", got.Value, compact.String())
 	}
 	assertSameJSON(t, "key", got.Key, `{"type":"record","name":"Key","namespace":"dbserver1.inventory.customers",
 		"fields":[{"name":"id","type":"int"}],"connect.name":"dbserver1.inventory.customers.Key"}`)
@@ -251,7 +251,7 @@ func TestAvroColumnTypes(t *testing.T) {
 		opts AvroOptions
 		want string
 	}{
-		{Column{Type: TypeTinyInt}, AvroOptions{}, `{"type":"int","connect.type":"int8"}`},
+		{Column{Type: TypeTinyInt}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeTinyInt, Unsigned: true}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeSmallInt}, AvroOptions{}, `{"type":"int","connect.type":"int16"}`},
 		{Column{Type: TypeSmallInt, Unsigned: true}, AvroOptions{}, `"int"`},

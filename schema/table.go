@@ -73,6 +73,20 @@ type Column struct {
 	// RawType is the server's type text (e.g. "decimal(65,30) unsigned") when
 	// known, kept for error messages and the `source`-side schema history.
 	RawType string
+
+	// HasDefault says the column has a DEFAULT that Debezium carries into
+	// the Avro schema as the field's default: a literal, or CURRENT_TIMESTAMP
+	// (which Debezium renders as the epoch). Other expressions
+	// (DEFAULT (1+1)) give no default, as with Debezium. Default is its
+	// canonical value (value.go); nil with HasDefault is DEFAULT NULL.
+	HasDefault bool
+	Default    any
+	// DebeziumDefault is set only where Debezium's default differs from
+	// Default: a string or bytes literal with SQL escapes ('it''s',
+	// 'a\0'), which Debezium keeps as SHOW CREATE TABLE prints them.
+	DebeziumDefault any
+	// DefaultText is information_schema's COLUMN_DEFAULT, for messages.
+	DefaultText string
 }
 
 // Table is one physical table on one shard.
@@ -83,6 +97,11 @@ type Table struct {
 	// PrimaryKey holds indexes into Columns, in key order. Empty for tables
 	// without a primary key.
 	PrimaryKey []int
+	// DDL is the last DDL statement naming the table that the reader saw
+	// before this shape (what gave the table this shape, for messages such
+	// as a refused schema); "" for a shape read at start. Not part of the
+	// shape.
+	DDL string
 }
 
 // QualifiedName is `database.table`.
@@ -123,6 +142,30 @@ func (t *Table) Validate() error {
 	return nil
 }
 
+// SameValue reports whether two canonical values (value.go) are equal.
+func SameValue(a, b any) bool {
+	switch x := a.(type) {
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && string(x) == string(y)
+	case Geometry:
+		y, ok := b.(Geometry)
+		return ok && string(x.WKB) == string(y.WKB) && (x.SRID == nil) == (y.SRID == nil) && (x.SRID == nil || *x.SRID == *y.SRID)
+	case []float32:
+		y, ok := b.([]float32)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if x[i] != y[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
 // SameShape reports whether two versions of a table have identical columns
 // and key, i.e. whether the Avro schemas derived from them are the same.
 func (t *Table) SameShape(o *Table) bool {
@@ -141,7 +184,8 @@ func (t *Table) SameShape(o *Table) bool {
 		a, b := &t.Columns[i], &o.Columns[i]
 		if a.Name != b.Name || a.Type != b.Type || a.Unsigned != b.Unsigned || a.Nullable != b.Nullable ||
 			a.Length != b.Length || a.Precision != b.Precision || a.Scale != b.Scale || a.FSP != b.FSP ||
-			strings.Join(a.Values, "\x00") != strings.Join(b.Values, "\x00") {
+			strings.Join(a.Values, "\x00") != strings.Join(b.Values, "\x00") ||
+			a.HasDefault != b.HasDefault || !SameValue(a.Default, b.Default) || !SameValue(a.DebeziumDefault, b.DebeziumDefault) {
 			return false
 		}
 	}

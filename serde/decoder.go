@@ -49,7 +49,7 @@ func NewDecoder(reg Registry, opts DecoderOptions) *Decoder {
 //
 // Errors: a *FramingError (ErrNotFramed) for data that is not
 // Confluent-framed, ErrSchemaNotFound for an unknown id, ErrMalformed for a
-// body that does not match its schema, registry errors (see Retryable).
+// body that does not match its schema, registry errors (*RegistryError, ErrRegistryUnavailable).
 func (d *Decoder) Decode(ctx context.Context, key, value []byte) (*Record, error) {
 	rec := &Record{}
 	if len(key) > 0 {

@@ -15,20 +15,19 @@
 // tests, fastavro in integration tests).
 //
 // Files: encoder.go (Encoder, messages per op, source block), plan.go
-// (per-column ops), decimal.go (exact decimals), avrobin.go (primitives),
-// framing.go, registry.go (REST client), memregistry.go, decoder.go +
-// readplan.go (Decoder), json.go (Record.JSON), errors.go (sentinels and
-// the retry classifier).
+// (per-column ops), quirks.go (Debezium's values, on request),
+// connectstring.go (the key-change headers in Kafka Connect's string form),
+// decimal.go (exact decimals), avrobin.go (primitives), framing.go,
+// registry.go (REST client), decoder.go + readplan.go (Decoder), json.go
+// (Record.JSON), errors.go (sentinels, IncompatibleSchemaError, the retry
+// classifier).
 //
 // Non-goals: transaction metadata (envelope `transaction` is always null,
 // as with Debezium's default provide.transaction.metadata=false), schema
 // change and heartbeat topics, unwrap (ExtractNewRecordState) output,
 // registry compatibility settings (the registry's own rules apply).
 //
-// Known gaps against Debezium's output: column DEFAULT values are not in
-// the table model, so fields carry no "default"/connect.default beyond
-// null (Debezium propagates DDL defaults, which also makes "add a NOT NULL
-// column with DEFAULT" backward compatible); the Source record is always
-// io.debezium.connector.mysql.Source, also for MariaDB shards (Debezium's
-// separate MariaDB connector uses io.debezium.connector.mariadb).
+// The wire format, and where it deliberately differs from Debezium
+// (Options' Debezium* switches), is docs/wire-format.md;
+// integration/debezium_diff_test.go proves it against a real Debezium.
 package serde

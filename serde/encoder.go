@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
@@ -30,6 +32,7 @@ type Encoder struct {
 	reg     Registry
 	opts    Options
 	version string
+	runID   []byte // __debezium.context.runId, with Options.ContextHeaders
 
 	byPtr   sync.Map // *schema.Table → *ptrPlans
 	ptrSize atomic.Int64
@@ -66,6 +69,13 @@ func NewEncoder(reg Registry, opts Options) (*Encoder, error) {
 		e.version = "tidemark"
 	}
 	e.scratch.New = func() any { b := make([]byte, 0, 4096); return &b }
+	if opts.ContextHeaders {
+		id, err := uuid.NewV7() // Debezium's run ids are version 7 too
+		if err != nil {
+			return nil, fmt.Errorf("serde: run id: %w", err)
+		}
+		e.runID = []byte(id.String())
+	}
 	return e, nil
 }
 
@@ -83,7 +93,11 @@ func NewEncoder(reg Registry, opts Options) (*Encoder, error) {
 // The first event of a table shape registers its schemas (network I/O,
 // bounded by ctx); later events do none. On error dst is returned unchanged.
 func (e *Encoder) Messages(ctx context.Context, dst []Message, topic string, ev *change.Event, now time.Time) ([]Message, error) {
+	n := len(dst)
 	out, err := e.messages(ctx, dst, topic, ev, now)
+	if err == nil && e.opts.ContextHeaders {
+		e.addContextHeaders(out[n:], &ev.Source)
+	}
 	if err != nil {
 		// The plan may be shared by every shard's copy of the table: name the
 		// shard and physical table this event came from.
@@ -191,6 +205,24 @@ func (e *Encoder) messages(ctx context.Context, dst []Message, topic string, ev 
 	return append(dst, Message{Key: keyOf(p, out[:keyEnd:keyEnd]), Value: out[keyEnd:val2End:val2End]}), nil
 }
 
+// addContextHeaders appends Debezium's four context headers to msgs.
+func (e *Encoder) addContextHeaders(msgs []Message, src *change.Source) {
+	connector := src.Connector
+	if connector == "" {
+		connector = "mysql"
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		h := make([]Header, len(m.Headers), len(m.Headers)+4)
+		copy(h, m.Headers)
+		m.Headers = append(h,
+			Header{Key: HeaderConnectorLogicalName, Value: []byte(src.Shard)},
+			Header{Key: HeaderTaskID, Value: []byte("0")},
+			Header{Key: HeaderConnectorName, Value: []byte(connector)},
+			Header{Key: HeaderRunID, Value: e.runID})
+	}
+}
+
 // keyChange emits an update that moved the row to another primary key as
 // delete + tombstone + create. buf holds [new key][old key].
 func (e *Encoder) keyChange(dst []Message, buf []byte, p *plan, ev *change.Event, newEnd, oldEnd int, now time.Time) ([]Message, error) {
@@ -204,12 +236,17 @@ func (e *Encoder) keyChange(dst []Message, buf []byte, p *plan, ev *change.Event
 		return dst, err
 	}
 	creEnd := len(buf)
+	buf = e.appendConnectKey(buf, p, ev.Table, ev.After, src)
+	newTextEnd := len(buf)
+	buf = e.appendConnectKey(buf, p, ev.Table, ev.Before, src)
+	oldTextEnd := len(buf)
 	out := e.detach(buf)
 	newKey, oldKey := out[:newEnd:newEnd], out[newEnd:oldEnd:oldEnd]
+	newText, oldText := out[creEnd:newTextEnd:newTextEnd], out[newTextEnd:oldTextEnd:oldTextEnd]
 	h := make([]Header, 3)
-	h[0] = Header{Key: HeaderNewKey, Value: newKey}
-	h[1] = Header{Key: HeaderNewKey, Value: newKey}
-	h[2] = Header{Key: HeaderOldKey, Value: oldKey}
+	h[0] = Header{Key: HeaderNewKey, Value: newText}
+	h[1] = Header{Key: HeaderNewKey, Value: newText}
+	h[2] = Header{Key: HeaderOldKey, Value: oldText}
 	dst = append(dst, Message{Key: oldKey, Value: out[oldEnd:delEnd:delEnd], Headers: h[0:1:1]})
 	if !e.opts.NoTombstones {
 		dst = append(dst, Message{Key: oldKey, Headers: h[1:2:2]}) // Debezium copies the headers onto the tombstone
@@ -398,7 +435,7 @@ func (e *Encoder) shapePlan(ctx context.Context, topic string, t *schema.Table) 
 	if err != nil {
 		return nil, fmt.Errorf("serde: topic %s: %w", topic, err)
 	}
-	cols := compileColumns(t, avroCols)
+	cols := compileColumns(t, avroCols, e.opts)
 	// Keyed by a hash: schema texts of wide tables are tens of kB, and a
 	// fleet has thousands of table versions.
 	h := sha256.New()
@@ -420,14 +457,17 @@ func (e *Encoder) shapePlan(ctx context.Context, topic string, t *schema.Table) 
 	// tables. Registration is idempotent, so a concurrent first use of the
 	// same shape only costs a duplicate request.
 	p = &plan{topic: topic, table: t.QualifiedName(), cols: cols, key: append([]int(nil), t.PrimaryKey...)}
+	for _, i := range p.key {
+		p.keyNames = append(p.keyNames, avroCols[i].Field)
+	}
 	if schemas.Key != "" {
 		if p.keyID, err = e.register(ctx, topic+"-key", schemas.Key); err != nil {
-			return nil, fmt.Errorf("serde: register key schema of table %s for topic %s: %w", p.table, topic, err)
+			return nil, registerError(t, topic, topic+"-key", "key", err)
 		}
 		p.shardField = e.opts.KeyShardField != ""
 	}
 	if p.valueID, err = e.register(ctx, topic+"-value", schemas.Value); err != nil {
-		return nil, fmt.Errorf("serde: register value schema of table %s for topic %s: %w", p.table, topic, err)
+		return nil, registerError(t, topic, topic+"-value", "value", err)
 	}
 
 	e.mu.Lock()
@@ -437,6 +477,15 @@ func (e *Encoder) shapePlan(ctx context.Context, topic string, t *schema.Table) 
 	}
 	e.byShape[shapeKey] = p
 	return p, nil
+}
+
+// registerError says which table's schema the registry refused, and for an
+// incompatible one why and what to do (IncompatibleSchemaError).
+func registerError(t *schema.Table, topic, subject, which string, err error) error {
+	if errors.Is(err, ErrIncompatibleSchema) {
+		return &IncompatibleSchemaError{Table: t.QualifiedName(), Topic: topic, Subject: subject, DDL: t.DDL, Reason: registryReason(err), Err: err}
+	}
+	return fmt.Errorf("serde: register %s schema of table %s for topic %s: %w", which, t.QualifiedName(), topic, err)
 }
 
 func (e *Encoder) register(ctx context.Context, subject, text string) (int, error) {

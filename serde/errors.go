@@ -3,6 +3,8 @@ package serde
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Sentinels callers branch on. Every error serde returns wraps at most one of
@@ -82,6 +84,47 @@ func (e *RegistryError) Unwrap() error {
 		}
 	}
 	return nil
+}
+
+// IncompatibleSchemaError is a table's new schema refused by the registry
+// under the subject's compatibility rule: what changed, why it was refused,
+// and what the operator can do. It unwraps to the *RegistryError (and so to
+// ErrIncompatibleSchema).
+type IncompatibleSchemaError struct {
+	Table   string // database.table of the shard's table
+	Topic   string
+	Subject string
+	DDL     string // the DDL statement that gave the table its new shape; "" if unknown
+	Reason  string // the registry's explanation
+	Err     error
+}
+
+func (e *IncompatibleSchemaError) Error() string {
+	ddl := "a schema change the reader did not see as DDL (the table's shape at start differs from the subject's latest version)"
+	if e.DDL != "" {
+		ddl = "DDL " + strconv.Quote(e.DDL)
+	}
+	return fmt.Sprintf("table %s: the registry refused its new schema for subject %s as incompatible with the subject's compatibility rule, after %s: %s. "+
+		"Nothing after the change was written. To go on: make the change compatible (give the new column a DEFAULT or make it nullable, "+
+		"or undo the type change) and restart; or relax the rule for this subject (PUT <registry>/config/%s {\"compatibility\":\"NONE\"}) "+
+		"and restart, accepting that consumers may not read old and new records with one schema; or route the table to a new topic",
+		e.Table, e.Subject, ddl, e.Reason, e.Subject)
+}
+
+func (e *IncompatibleSchemaError) Unwrap() error { return e.Err }
+
+// registryReason is the registry's message without a Java exception's
+// class name in front (Apicurio: "io.apicurio...RuleViolationException: ").
+func registryReason(err error) string {
+	var re *RegistryError
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	msg := re.Message
+	if i := strings.Index(msg, "Exception: "); i >= 0 && !strings.Contains(msg[:i], " ") {
+		msg = msg[i+len("Exception: "):]
+	}
+	return msg
 }
 
 // ValueError is a row value that does not fit its column.

@@ -18,11 +18,21 @@ type Header struct {
 }
 
 // Headers Debezium puts on the two halves of a primary-key change
-// (RelationalChangeRecordEmitter). Their values are the other key, framed
-// and Avro-encoded like the message key itself.
+// (RelationalChangeRecordEmitter). Their values are the other key in Kafka
+// Connect's string form of a Struct, {"id":5} (connectstring.go), as
+// Debezium's default header converter writes them.
 const (
 	// HeaderNewKey is on the delete (and its tombstone) for the old key.
 	HeaderNewKey = "__debezium.newkey"
 	// HeaderOldKey is on the create for the new key.
 	HeaderOldKey = "__debezium.oldkey"
+)
+
+// Debezium 3.x's context headers (DebeziumHeaderProducer), in its order;
+// written with Options.ContextHeaders.
+const (
+	HeaderConnectorLogicalName = "__debezium.context.connectorLogicalName"
+	HeaderTaskID               = "__debezium.context.taskId"
+	HeaderConnectorName        = "__debezium.context.connectorName"
+	HeaderRunID                = "__debezium.context.runId"
 )

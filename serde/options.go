@@ -30,10 +30,32 @@ type Options struct {
 	KeyShardValue func(src *change.Source) string
 	// Version is source.version, e.g. "tidemark-0.3.0". Empty means "tidemark".
 	Version string
+
+	// The deviations from Debezium 3.6.1 (docs/wire-format.md): each switch
+	// gives Debezium's behaviour instead of Tidemark's exact one.
+
+	// DebeziumYear0000 writes YEAR 0000 as 1900, as Debezium does.
+	DebeziumYear0000 bool
+	// DebeziumYear0Dates writes DATE and DATETIME values in year 0 (e.g.
+	// '0000-05-10') as Debezium does: like a zero date, NULL in a nullable
+	// column and the column's default (or the epoch) in a NOT NULL one.
+	DebeziumYear0Dates bool
+	// DebeziumLatin1 writes the latin1 bytes 0x81, 0x8D, 0x8F, 0x90 and
+	// 0x9D as U+FFFD, as Java's windows-1252 decoding does, instead of the
+	// U+0081.. that MariaDB converts them to.
+	DebeziumLatin1 bool
+	// DebeziumStringDefaults writes string and bytes column defaults as
+	// Debezium reads them from the DDL, SQL escapes kept ('it''s').
+	DebeziumStringDefaults bool
+	// ContextHeaders adds Debezium 3.x's __debezium.context.* headers
+	// (connectorLogicalName = source.name, taskId "0", connectorName =
+	// source.connector, runId = a UUID per Encoder) to every record.
+	ContextHeaders bool
 }
 
 func (o Options) avro() schema.AvroOptions {
-	return schema.AvroOptions{BigIntUnsignedLong: o.BigIntUnsignedLong, KeyShardField: o.KeyShardField}
+	return schema.AvroOptions{BigIntUnsignedLong: o.BigIntUnsignedLong, KeyShardField: o.KeyShardField,
+		DebeziumStringDefaults: o.DebeziumStringDefaults}
 }
 
 // DecoderOptions are the decoder's choices. The zero value is the default.

@@ -36,8 +36,14 @@ const (
 type colPlan struct {
 	op       colOp
 	optional bool
-	scale    int
-	name     string // column name, for errors
+	// nullSecond: the optional column has a default, so its union is
+	// [T,"null"] and null is the second branch.
+	nullSecond bool
+	scale      int
+	name       string // column name, for errors
+	// quirk, when set, rewrites values as Debezium writes them (Options'
+	// Debezium* switches; quirks.go).
+	quirk *quirk
 }
 
 // plan is how one table shape is written to one topic.
@@ -47,16 +53,17 @@ type plan struct {
 	keyID      int    // 0 when the table has no primary key
 	valueID    int
 	cols       []colPlan
-	key        []int // column indexes of the primary key, in key order
-	shardField bool  // the key ends with Options.KeyShardField
+	key        []int    // column indexes of the primary key, in key order
+	keyNames   []string // their Avro field names
+	shardField bool     // the key ends with Options.KeyShardField
 }
 
-func compileColumns(t *schema.Table, cols []schema.AvroColumn) []colPlan {
+func compileColumns(t *schema.Table, cols []schema.AvroColumn, opts Options) []colPlan {
 	out := make([]colPlan, len(cols))
 	for i := range cols {
 		ac := &cols[i]
 		c := &t.Columns[ac.Index]
-		cp := colPlan{optional: ac.Optional, scale: ac.Scale, name: c.Name}
+		cp := colPlan{optional: ac.Optional, nullSecond: ac.Optional && ac.HasDefault, scale: ac.Scale, name: c.Name}
 		switch ac.Kind {
 		case schema.AvroBoolean:
 			cp.op = opBool
@@ -87,6 +94,7 @@ func compileColumns(t *schema.Table, cols []schema.AvroColumn) []colPlan {
 		case schema.AvroFloatArray:
 			cp.op = opFloatArray
 		}
+		cp.quirk = compileQuirk(c, opts)
 		out[i] = cp
 	}
 	return out
@@ -98,6 +106,12 @@ func opsSignature(cols []colPlan) string {
 	b := make([]byte, len(cols))
 	for i := range cols {
 		b[i] = byte(cols[i].op)
+		if cols[i].nullSecond {
+			b[i] |= 0x80
+		}
+		if cols[i].quirk != nil {
+			b[i] |= 0x40
+		}
 	}
 	return string(b)
 }
@@ -139,14 +153,24 @@ func (p *plan) appendKeyFields(b []byte, row change.Row) ([]byte, error) {
 // range, so that a snapshot reader using database/sql types does not need
 // a second conversion; anything else is refused, never coerced.
 func appendColumn(b []byte, c *colPlan, v any) ([]byte, string) {
+	if c.quirk != nil {
+		v = c.quirk.apply(v)
+	}
 	if v == nil {
 		if !c.optional {
 			return b, "NULL in a NOT NULL column"
 		}
+		if c.nullSecond {
+			return append(b, unionSecond), ""
+		}
 		return append(b, unionFirst), ""
 	}
 	if c.optional {
-		b = append(b, unionSecond)
+		if c.nullSecond {
+			b = append(b, unionFirst)
+		} else {
+			b = append(b, unionSecond)
+		}
 	}
 	switch c.op {
 	case opInt:

@@ -58,13 +58,17 @@ func (c RegistryConfig) String() string {
 // GoString keeps %#v from printing the password too.
 func (c RegistryConfig) GoString() string { return c.String() }
 
-// redactURL drops any password from a URL for printing.
+// redactURL replaces a URL's whole userinfo for printing: a bare
+// https://TOKEN@host carries its secret in the user name.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	return u.Redacted()
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
 }
 
 // RegistryClient is a small client for the Confluent Schema Registry REST
