@@ -44,6 +44,7 @@ type tableCache struct {
 	// (schema.Table.DDL).
 	ddl     map[string]string
 	metrics *shardMetrics
+	warn    func(kind, msg string) // the session's warn
 }
 
 func newTableCache(env buildEnv, m *shardMetrics) *tableCache {
@@ -80,6 +81,12 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 	table, conv, err := buildTable(&c.env, tm, is)
 	if err != nil {
 		return nil, err
+	}
+	if cols := uncertainColumns(tm, is, table); len(cols) > 0 && c.warn != nil {
+		c.warn("schema_uncertain", fmt.Sprintf("table %s: information_schema shows the table as changed since the rows being read were written (a later DDL), "+
+			"and the binlog cannot tell MariaDB's UUID/INET6/INET4 from BINARY(16)/BINARY(4): decoded %s; "+
+			"if a DDL in between changed these columns' types, their values in these rows are wrong: re-snapshot the table once the reader caught up",
+			table.QualifiedName(), describeGuesses(table, is, cols)))
 	}
 	if len(tm.ColumnName) == int(tm.ColumnCount) {
 		c.metrics.loadsBinlog.Inc()
@@ -169,4 +176,24 @@ func equalBytesList(a, b [][]byte) bool {
 
 func equalMembers(a, b [][][]byte) bool {
 	return slices.EqualFunc(a, b, equalBytesList)
+}
+
+// describeGuesses says how each named column was decoded and why:
+// "u as uuid (its type today), ip as binary(16) (no such column today)".
+func describeGuesses(t *schema.Table, is *mysql.CatalogTable, cols []string) string {
+	var out []string
+	for _, name := range cols {
+		i := t.ColumnIndex(name)
+		if i < 0 {
+			continue
+		}
+		why := "no such column today"
+		for _, c := range is.Columns {
+			if strings.EqualFold(c.Name, name) {
+				why = "its type today"
+			}
+		}
+		out = append(out, fmt.Sprintf("%s as %s (%s)", name, t.Columns[i].RawType, why))
+	}
+	return strings.Join(out, ", ")
 }

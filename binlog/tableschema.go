@@ -31,6 +31,13 @@ import (
 // full metadata it is the only source of names, primary key, signedness,
 // charsets and ENUM/SET members: the fallback.
 //
+// With full metadata, a reader behind a DDL (every restart, every catch-up)
+// matches information_schema's columns to the event's by name, so the
+// columns the table still has keep their enrichment; only the types the
+// binlog cannot tell (UUID/INET6/INET4 against BINARY(16)/BINARY(4)) are
+// then a guess, which uncertainColumns reports (a "schema_uncertain"
+// warning: WARN, metric, /status).
+//
 // The fallback is racy. information_schema shows the table as it is NOW, not
 // as it was when the event was written: a reader behind a DDL (catching up,
 // or after a restart) decodes the rows written before the DDL with the
@@ -72,8 +79,16 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 			return nil, nil, schemaUnknown(fmt.Errorf("table %s: the binlog event has %d columns but information_schema has %d: the table changed after this event was written, and without binlog_row_metadata=FULL its old shape is unknown; set binlog_row_metadata=FULL", qualified, n, len(is.Columns)))
 		}
 	}
-	if is != nil && len(is.Columns) != n {
-		is = nil // full metadata: a table that changed since only loses its enrichment
+	// With full metadata the binlog names the columns: information_schema
+	// enriches each by name, so a table that changed since (a column added,
+	// dropped or renamed after this event was written) keeps the enrichment
+	// of the columns it still has (uncertainColumns says when that is a guess).
+	var byName map[string]*mysql.CatalogColumn
+	if full && is != nil {
+		byName = make(map[string]*mysql.CatalogColumn, len(is.Columns))
+		for i := range is.Columns {
+			byName[strings.ToLower(is.Columns[i].Name)] = &is.Columns[i]
+		}
 	}
 
 	unsigned := tm.UnsignedMap()
@@ -92,11 +107,11 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 			colName = is.Columns[i].Name
 		}
 		var isc *mysql.CatalogColumn
-		if is != nil {
-			isc = &is.Columns[i]
-			if !strings.EqualFold(isc.Name, colName) {
-				isc = nil // renamed since the event was written: no enrichment
-			}
+		switch {
+		case byName != nil:
+			isc = byName[strings.ToLower(colName)] // nil: dropped or renamed since
+		case is != nil:
+			isc = &is.Columns[i] // minimal metadata: same count, checked above
 		}
 		_, nullable := tm.Nullable(i)
 		col := &t.Columns[i]
@@ -487,6 +502,49 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 		b.rawType("set(" + strings.Join(quoted, ",") + ")")
 	}
 	return nil
+}
+
+// uncertainColumns names the columns of a table built from an event whose
+// decoding relied on a guess: information_schema shows another shape than
+// the event (a DDL came after it), and the column is one whose type the
+// binlog cannot tell (BINARY(16) or BINARY(4) in the binlog may be MariaDB's
+// UUID, INET6 or INET4). It was decoded with today's type of the column of
+// that name, or as plain bytes when there is none; if the column's type
+// changed in between, its values are wrong. Nil when nothing was guessed.
+func uncertainColumns(tm *replication.TableMapEvent, is *mysql.CatalogTable, t *schema.Table) []string {
+	if is == nil || len(tm.ColumnName) != int(tm.ColumnCount) || sameNames(tm, is) {
+		return nil
+	}
+	var out []string
+	for _, c := range t.Columns {
+		switch {
+		case c.Type == schema.TypeBinary && (c.Length == 16 || c.Length == 4):
+		case c.Type == schema.TypeChar && isPluginType(c.RawType):
+		default:
+			continue
+		}
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// sameNames reports whether information_schema lists exactly the event's
+// columns, in order.
+func sameNames(tm *replication.TableMapEvent, is *mysql.CatalogTable) bool {
+	if len(is.Columns) != len(tm.ColumnName) {
+		return false
+	}
+	for i, n := range tm.ColumnName {
+		if !strings.EqualFold(string(n), is.Columns[i].Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func isPluginType(raw string) bool {
+	raw = strings.ToLower(raw)
+	return raw == "uuid" || raw == "inet4" || raw == "inet6"
 }
 
 // schemaUnknown marks err as ErrSchemaUnknown.

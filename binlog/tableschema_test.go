@@ -220,3 +220,37 @@ func TestTableCacheKeepsPointerWhileShapeUnchanged(t *testing.T) {
 		t.Fatalf("new shape: %v %+v", err, d.table)
 	}
 }
+
+// A reader behind a DDL (information_schema has a column the event has not)
+// keeps each column's enrichment by name: the UUID column of a pre-ALTER row
+// is still a UUID, and the guess is reported.
+func TestBuildTableBehindADDL(t *testing.T) {
+	uuidCol := oneColumnMap(gomysql.MYSQL_TYPE_STRING, 0xfe10, 63)
+	after := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{
+		{Name: "c", DataType: "uuid", ColumnType: "uuid"},
+		{Name: "added", DataType: "int", ColumnType: "int(11)"},
+	}}
+	tbl, conv, err := buildTable(testEnv, uuidCol, after)
+	if err != nil || conv[0].Kind != mysql.KindUUID || tbl.Columns[0].RawType != "uuid" || len(tbl.Columns) != 1 {
+		t.Fatalf("behind an ADD COLUMN: %v %+v", err, tbl)
+	}
+	if got := uncertainColumns(uuidCol, after, tbl); len(got) != 1 || got[0] != "c" {
+		t.Errorf("uncertain columns %v, want [c]", got)
+	}
+	// The column is gone from information_schema (dropped since): plain
+	// bytes, and uncertain too.
+	dropped := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "other", DataType: "int", ColumnType: "int(11)"}}}
+	tbl, conv, err = buildTable(testEnv, uuidCol, dropped)
+	if err != nil || conv[0].Kind != mysql.KindBinaryFixed {
+		t.Fatalf("column dropped since: %v %+v", err, conv)
+	}
+	if got := uncertainColumns(uuidCol, dropped, tbl); len(got) != 1 {
+		t.Errorf("uncertain columns %v, want [c]", got)
+	}
+	// Caught up (same shape): nothing is guessed.
+	same := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "c", DataType: "uuid", ColumnType: "uuid"}}}
+	tbl, _, _ = buildTable(testEnv, uuidCol, same)
+	if got := uncertainColumns(uuidCol, same, tbl); got != nil {
+		t.Errorf("uncertain columns %v for a table unchanged since", got)
+	}
+}

@@ -318,3 +318,74 @@ func TestDaemonXARollback(t *testing.T) {
 		t.Errorf("metrics do not count the XA rollback")
 	}
 }
+
+// A reader behind an ALTER (a restart, a catch-up) decodes the rows written
+// before it as they were written: a MariaDB UUID column of a pre-ALTER row
+// is still its text, under the schema registered before, no new version.
+// Where information_schema cannot tell (the column was dropped since), the
+// reader says so: a warning naming table and column, in /status and metrics.
+func TestDaemonBehindAnALTER(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	dbs := e.createShardDBs(t, 0)
+	db := dbs[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".t_add (id INT PRIMARY KEY, u UUID NOT NULL)",
+		"CREATE TABLE "+db.name+".t_drop (id INT PRIMARY KEY, ip INET6 NOT NULL)")
+	d := startDaemon(t, e.config([]int{0}, ""))
+	d.waitStreaming(t)
+	exec(t, db.DB, "INSERT INTO "+db.name+".t_add VALUES (1, UUID())", "INSERT INTO "+db.name+".t_drop VALUES (1, '2001:db8::1')")
+	e.waitRecords(t, "t_add", 1)
+	e.waitRecords(t, "t_drop", 1)
+	d.stop()
+
+	// While the daemon is down: a row, then the ALTER, then a row.
+	exec(t, db.DB, "INSERT INTO "+db.name+".t_add VALUES (2, UUID())", "ALTER TABLE "+db.name+".t_add ADD COLUMN extra INT NULL",
+		"INSERT INTO "+db.name+".t_add VALUES (3, UUID(), 7)")
+	exec(t, db.DB, "INSERT INTO "+db.name+".t_drop VALUES (2, '2001:db8::2')", "ALTER TABLE "+db.name+".t_drop ADD COLUMN v INT NULL, DROP COLUMN ip")
+	want := map[int32]string{}
+	rows, err := db.Query("SELECT id, CAST(u AS CHAR) FROM " + db.name + ".t_add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int32
+		var u string
+		if err := rows.Scan(&id, &u); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = u
+	}
+	rows.Close()
+
+	d = startDaemon(t, e.config([]int{0}, ""))
+	d.waitStreaming(t)
+	e.waitRecords(t, "t_add", 3)
+	e.waitRecords(t, "t_drop", 2)
+	dec := e.decoder(t)
+	ids := map[int32]int{} // id → value schema id
+	for _, r := range e.readTopic(t, e.topic("t_add")) {
+		rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := rec.After["id"].(int32)
+		ids[id] = rec.ValueSchemaID
+		if got := rec.After["u"]; got != want[id] {
+			t.Errorf("t_add id %d: u %#v, MariaDB says %q", id, got, want[id])
+		}
+	}
+	if ids[2] != ids[1] || ids[3] == ids[1] {
+		t.Errorf("value schema ids %v: want the pre-ALTER row under the first version and the post-ALTER row under a new one", ids)
+	}
+	eventually(t, time.Minute, "the guess reported", func() error {
+		w := d.status(t, "shard1").Warnings["schema_uncertain"]
+		if w == nil || !strings.Contains(w.Last, db.name+".t_drop") || !strings.Contains(w.Last, "ip") {
+			return fmt.Errorf("warnings %+v", d.status(t, "shard1").Warnings)
+		}
+		return nil
+	})
+	_, metrics, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+	if !strings.Contains(metrics, `tidemark_binlog_warnings_total{kind="schema_uncertain",shard="shard1"}`) {
+		t.Errorf("metrics do not count the uncertain schema")
+	}
+}
