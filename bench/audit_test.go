@@ -49,6 +49,9 @@ func TestDeliveryNotes(t *testing.T) {
 		{"duplicates", measurement{Events: 4, Audit: &deliveryAudit{Owed: 3, Read: 4, Duplicates: 1, DuplicateIDs: []int64{7}}},
 			[]string{"DUPLICATES: 1 rows delivered twice (id 7)"}},
 		{"no audit", measurement{Incomplete: "timeout"}, []string{"INCOMPLETE: timeout"}},
+		{"timed out while delivering: not lost", measurement{Events: 90, TimedOut: true, Incomplete: "x: 90 of 100 records after 6m0s",
+			Audit: &deliveryAudit{Owed: 100, Read: 95, Missing: 5, MissingIDs: []int64{96}}},
+			[]string{"INCOMPLETE: x: 90 of 100", "5 owed rows not delivered when stopped", "5 records arrived after the wait ended"}},
 	}
 	for _, tt := range tests {
 		got := deliveryNotes(tt.m)

@@ -39,6 +39,7 @@ type progressWait struct {
 	first   time.Time // when progress first moved past from
 	reached time.Time // when progress reached target
 	changed time.Time // when progress last moved
+	ended   time.Time // when a wait that timed out gave up
 	last    int64
 }
 
@@ -85,6 +86,7 @@ func waitProgress(ctx context.Context, c connector, p *process, from, target int
 			return w, &timeoutError{fmt.Sprintf("%s: %d of %d records, then nothing for %s", c.name(), w.last-from, target-from, stallAfter), true}
 		}
 		if now.After(deadline) {
+			w.ended = now
 			return w, &timeoutError{fmt.Sprintf("%s: %d of %d records after %s", c.name(), w.last-from, target-from, timeout), false}
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {

@@ -46,8 +46,9 @@ func fullPlan() plan {
 		// 15 minutes even when a measurement cannot finish (it is then
 		// reported as incomplete, with the rate it reached).
 		// A Connect worker's start (plugin scan, then Debezium's schema
-		// snapshot) has taken 60 s on this 2-core machine under load.
-		DrainTimeout: 180, SettleTimeout: 45, BigTxnTimeout: 180, StartupTimeout: 150,
+		// snapshot) has taken 60 s on this 2-core machine under load, and
+		// a Debezium drain of 1M rows over 3 minutes.
+		DrainTimeout: 360, SettleTimeout: 45, BigTxnTimeout: 360, StartupTimeout: 150,
 	}
 }
 

@@ -72,10 +72,17 @@ func deliveryNotes(x measurement) []string {
 	}
 	var notes []string
 	late := a.Read - x.Events // records that came after the wait ended
-	if x.Incomplete != "" && !(a.Missing > 0 && late <= 0) {
+	if x.TimedOut {
+		// Stopped while still delivering: the rows missing then were not
+		// reached, which says nothing about loss.
+		notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
+		if a.Missing > 0 {
+			notes = append(notes, fmt.Sprintf("%d owed rows not delivered when stopped", a.Missing))
+		}
+	} else if x.Incomplete != "" && !(a.Missing > 0 && late <= 0) {
 		notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
 	}
-	if a.Missing > 0 {
+	if a.Missing > 0 && !x.TimedOut {
 		notes = append(notes, fmt.Sprintf("LOST: %d of %d owed rows never delivered (id %s; topic read back after the stop); figures to the last record",
 			a.Missing, a.Owed, idList(a.MissingIDs, a.Missing)))
 	}

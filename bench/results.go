@@ -59,6 +59,9 @@ type measurement struct {
 	// Incomplete is set when the measurement stopped at its timeout before
 	// every record arrived; the figures then cover what did.
 	Incomplete string `json:"incomplete,omitempty"`
+	// TimedOut: the wait ran out of time while records were still coming
+	// (not a stall), so what was missing then was not reached, not lost.
+	TimedOut bool `json:"timed_out,omitempty"`
 	// Owed (drain) is the records the connector had to deliver; Audit is
 	// what it delivered, key by key, read back after it stopped.
 	Owed  int64          `json:"owed,omitempty"`

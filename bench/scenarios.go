@@ -177,7 +177,7 @@ func (b *bench) drain(ctx context.Context, c connector) measurement {
 	}
 	end := w.reached
 	if werr != nil {
-		end, r.Incomplete = incompleteEnd(w, werr), werr.Error()
+		end, r.Incomplete, r.TimedOut = incompleteEnd(w, werr), werr.Error(), timedOut(werr)
 	}
 	r.Events = w.last - base
 	r.Seconds = round2(end.Sub(p.started).Seconds())
@@ -371,13 +371,24 @@ func steadyRate(w progressWait, end time.Time, events int64) float64 {
 }
 
 // incompleteEnd is when an incomplete wait's measurement ends: at the last
-// record when progress stalled, else now (the timeout).
+// record when progress stalled, else when the wait timed out (not later:
+// the drain stops the connector and audits its topic after the wait).
 func incompleteEnd(w progressWait, err error) time.Time {
 	var t *timeoutError
 	if errors.As(err, &t) && t.stalled {
 		return w.changed
 	}
+	if !w.ended.IsZero() {
+		return w.ended
+	}
 	return time.Now()
+}
+
+// timedOut reports whether err is a wait that ran out of time while the
+// connector was still delivering (not one whose progress stalled).
+func timedOut(err error) bool {
+	var t *timeoutError
+	return errors.As(err, &t) && !t.stalled
 }
 
 func failed(r measurement, err error) measurement {

@@ -125,7 +125,7 @@ func (r *results) bestOf(best *measurement) string {
 
 // lossNote says when the best Debezium drain did not deliver every row.
 func lossNote(m *measurement) string {
-	if m.Audit != nil && m.Audit.Missing > 0 {
+	if m.Audit != nil && m.Audit.Missing > 0 && !m.TimedOut {
 		return fmt.Sprintf(" (%s lost %d of its owed rows)", m.Connector, m.Audit.Missing)
 	}
 	return ""
