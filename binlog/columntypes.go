@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // What the reader knows about MySQL/MariaDB column types beyond go-mysql:
@@ -152,22 +154,7 @@ func parseEnumMembers(columnType string) ([]string, error) {
 			}
 			if c == '\\' && i+1 < len(s) {
 				i++
-				switch s[i] {
-				case '0':
-					b.WriteByte(0)
-				case 'n':
-					b.WriteByte('\n')
-				case 'r':
-					b.WriteByte('\r')
-				case 't':
-					b.WriteByte('\t')
-				case 'b':
-					b.WriteByte('\b')
-				case 'Z':
-					b.WriteByte(26)
-				default:
-					b.WriteByte(s[i])
-				}
+				mysql.WriteUnescaped(&b, s[i])
 				i++
 				continue
 			}

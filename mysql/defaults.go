@@ -127,30 +127,37 @@ func unquoteSQL(q string) (string, error) {
 			i++
 		case c == '\\' && i+1 < len(s):
 			i++
-			switch s[i] {
-			case '0':
-				b.WriteByte(0)
-			case 'b':
-				b.WriteByte('\b')
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case 'Z':
-				b.WriteByte(26)
-			case '%', '_':
-				b.WriteByte('\\')
-				b.WriteByte(s[i])
-			default:
-				b.WriteByte(s[i])
-			}
+			WriteUnescaped(&b, s[i])
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return b.String(), nil
+}
+
+// WriteUnescaped writes what the backslash escape \c stands for in a
+// MySQL string literal: \0 \b \n \r \t \Z are control characters, \% and
+// \_ keep their backslash (they are LIKE escapes), any other c is itself.
+func WriteUnescaped(b *strings.Builder, c byte) {
+	switch c {
+	case '0':
+		b.WriteByte(0)
+	case 'b':
+		b.WriteByte('\b')
+	case 'n':
+		b.WriteByte('\n')
+	case 'r':
+		b.WriteByte('\r')
+	case 't':
+		b.WriteByte('\t')
+	case 'Z':
+		b.WriteByte(26)
+	case '%', '_':
+		b.WriteByte('\\')
+		b.WriteByte(c)
+	default:
+		b.WriteByte(c)
+	}
 }
 
 // epochValue is the canonical epoch of a temporal column.
