@@ -1,0 +1,80 @@
+package snapshot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is one shard's snapshot settings. Zero values take the defaults.
+type Config struct {
+	ChunkSize int // rows per chunk (default 4096); a request may override it
+	Readers   int // chunk readers per table, over disjoint key ranges (default 4)
+	// MaxRowsPerSecond caps the rows the shard's chunk readers read per
+	// second together (0: unpaced).
+	MaxRowsPerSecond int
+	// PauseThreadsRunning pauses every chunk reader of the shard while the
+	// server's Threads_running exceeds it (0: never); MaxReplicaLag while a
+	// replica source lags its primary by more (0: never). Checked every
+	// PressureInterval.
+	PauseThreadsRunning int
+	MaxReplicaLag       time.Duration
+	PressureInterval    time.Duration
+	// MemoryBytes bounds the chunk rows the shard holds (read, waiting for
+	// their high watermark) across its readers (default 64 MiB). A reader's
+	// chunk is cut to its share.
+	MemoryBytes int64
+	// MaxWindowKeys bounds the keys a chunk's window records from the
+	// stream; a window that overflows is dropped and its chunk read again
+	// (default 1M).
+	MaxWindowKeys int
+}
+
+// Defaults.
+const (
+	DefaultChunkSize        = 4096
+	DefaultReaders          = 4
+	DefaultMemoryBytes      = 64 << 20
+	DefaultMaxWindowKeys    = 1 << 20
+	DefaultPressureInterval = time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.ChunkSize == 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.Readers == 0 {
+		c.Readers = DefaultReaders
+	}
+	if c.MemoryBytes == 0 {
+		c.MemoryBytes = DefaultMemoryBytes
+	}
+	if c.MaxWindowKeys == 0 {
+		c.MaxWindowKeys = DefaultMaxWindowKeys
+	}
+	if c.PressureInterval == 0 {
+		c.PressureInterval = DefaultPressureInterval
+	}
+	return c
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var problems []string
+	if c.ChunkSize < 0 || c.ChunkSize > 1_000_000 {
+		problems = append(problems, fmt.Sprintf("chunk size %d: want 1..1000000", c.ChunkSize))
+	}
+	if c.Readers < 0 || c.Readers > 64 {
+		problems = append(problems, fmt.Sprintf("readers %d: want 1..64", c.Readers))
+	}
+	if c.MaxRowsPerSecond < 0 || c.PauseThreadsRunning < 0 || c.MaxReplicaLag < 0 || c.MemoryBytes < 0 || c.MaxWindowKeys < 0 {
+		problems = append(problems, "negative limit")
+	}
+	if c.MemoryBytes > 0 && c.MemoryBytes < 1<<20 {
+		problems = append(problems, fmt.Sprintf("memory %d bytes: want at least 1MiB", c.MemoryBytes))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("snapshot config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
