@@ -363,7 +363,7 @@ func (b *columnBuild) collation() (mysql.Collation, error) {
 	if b.isc != nil && b.isc.Charset != "" {
 		return mysql.Collation{Name: b.isc.Collation, Charset: b.isc.Charset, MaxLen: charsetMaxLen(b.isc.Charset)}, nil
 	}
-	if b.isc != nil && (strings.Contains(b.isc.DataType, "binary") || strings.Contains(b.isc.DataType, "blob")) {
+	if b.isc != nil && (strings.Contains(b.isc.DataType, "binary") || strings.Contains(b.isc.DataType, "blob") || isPluginType(b.isc.DataType)) {
 		return mysql.Collation{Name: "binary", Charset: "binary", MaxLen: 1}, nil
 	}
 	if b.haveCollation {

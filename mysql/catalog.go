@@ -36,6 +36,14 @@ type CatalogColumn struct {
 	// Scale is NUMERIC_SCALE: FLOAT(7,3) has 3; 0 when the server shows
 	// none (FLOAT, DOUBLE, non-numeric columns).
 	Scale int
+	// Nullable is IS_NULLABLE; Precision NUMERIC_PRECISION (DECIMAL digits,
+	// BIT width); FSP DATETIME_PRECISION; OctetLength CHARACTER_OCTET_LENGTH
+	// (the bytes of CHAR/VARCHAR/BINARY). What a snapshot needs to describe
+	// the column the way a table-map event does (binlog.TableFromCatalog).
+	Nullable    bool
+	Precision   int
+	FSP         int
+	OctetLength int64
 }
 
 // CatalogTable is a table as information_schema shows it.
@@ -48,7 +56,7 @@ type CatalogTable struct {
 // not exist (any more).
 func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table string) (*CatalogTable, error) {
 	rows, err := q.Query(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME,
-		COLUMN_DEFAULT, NUMERIC_SCALE
+		COLUMN_DEFAULT, NUMERIC_SCALE, IS_NULLABLE, NUMERIC_PRECISION, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s.%s: %w", db, table, err)
@@ -58,7 +66,7 @@ func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table str
 	}
 	t := &CatalogTable{Columns: make([]CatalogColumn, len(rows))}
 	for i, r := range rows {
-		if len(r) < 7 {
+		if len(r) < 11 {
 			return nil, fmt.Errorf("read columns of %s.%s: short row", db, table)
 		}
 		t.Columns[i] = CatalogColumn{
@@ -72,6 +80,10 @@ func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table str
 		if !r[6].Null {
 			t.Columns[i].Scale, _ = strconv.Atoi(r[6].S)
 		}
+		t.Columns[i].Nullable = r[7].S == "YES"
+		t.Columns[i].Precision, _ = strconv.Atoi(r[8].S)
+		t.Columns[i].FSP, _ = strconv.Atoi(r[9].S)
+		t.Columns[i].OctetLength, _ = strconv.ParseInt(r[10].S, 10, 64)
 	}
 	rows, err = q.Query(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, db, table)

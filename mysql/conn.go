@@ -22,6 +22,9 @@ type ConnConfig struct {
 	User     string
 	Password string // never appears in errors
 	TLS      *tls.Config
+	// Session are statements run on every new connection before its first
+	// query (ReadSession for row queries).
+	Session []string
 }
 
 // Conn is a plain SQL connection to a shard, for metadata queries beside
@@ -58,6 +61,12 @@ func (q *Conn) connect(ctx context.Context) error {
 		})
 	if err != nil {
 		return fmt.Errorf("connect: %w", ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	}
+	for _, stmt := range q.cfg.Session {
+		if _, err := c.Execute(stmt); err != nil {
+			_ = c.Close()
+			return fmt.Errorf("connect: %q: %w", stmt, ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+		}
 	}
 	q.c = c
 	return nil
