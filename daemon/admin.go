@@ -38,6 +38,18 @@ type adminServer struct {
 	started  time.Time
 	token    string // "" = none configured (then the address must be loopback)
 	pprof    bool
+	ctl      adminControl // shard and snapshot control; nil: none (tests)
+}
+
+// adminControl is what the control endpoints ask of the daemon.
+type adminControl interface {
+	RestartShard(name string) error
+	StartSnapshot(ctx context.Context, req SnapshotRequest) (SnapshotStatus, error)
+	Snapshots() []SnapshotStatus
+	Snapshot(id string) (SnapshotStatus, bool)
+	PauseSnapshot(id string) (SnapshotStatus, error)
+	ResumeSnapshot(id string) (SnapshotStatus, error)
+	CancelSnapshot(id string) (SnapshotStatus, error)
 }
 
 // handler is every route behind the token check. The check wraps the whole
@@ -78,6 +90,9 @@ func (a *adminServer) routes(mux *http.ServeMux) {
 		})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
+	if a.ctl != nil {
+		a.controlRoutes(mux)
+	}
 	if a.pprof {
 		// Opt-in: a CPU profile or trace costs CPU for its duration, and
 		// goroutine dumps show the code's internals.
@@ -174,4 +189,77 @@ func (a *adminServer) Run(ctx context.Context, ready chan<- string) error {
 		}
 		return nil
 	}
+}
+
+// controlRoutes are the endpoints that change what the daemon does (all
+// behind requireToken, being POSTs), and the snapshot status.
+//
+//	POST /shards/{name}/restart        a new pipeline lifetime now (a parked shard too)
+//	POST /snapshots                    start a snapshot (SnapshotRequest) → 201 + SnapshotStatus
+//	GET  /snapshots                    every snapshot
+//	GET  /snapshots/{id}               one snapshot
+//	POST /snapshots/{id}/pause|resume|cancel
+func (a *adminServer) controlRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /shards/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.ctl.RestartShard(r.PathValue("name")); err != nil {
+			writeError(w, err)
+			return
+		}
+		a.log.Info("shard restart requested over the admin API", "shard", r.PathValue("name"))
+		writeJSON(w, http.StatusAccepted, map[string]any{"restarting": r.PathValue("name")})
+	})
+	mux.HandleFunc("POST /snapshots", func(w http.ResponseWriter, r *http.Request) {
+		var req SnapshotRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "body: " + err.Error()})
+			return
+		}
+		st, err := a.ctl.StartSnapshot(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, st)
+	})
+	mux.HandleFunc("GET /snapshots", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"snapshots": a.ctl.Snapshots()})
+	})
+	mux.HandleFunc("GET /snapshots/{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, ok := a.ctl.Snapshot(r.PathValue("id"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no snapshot " + r.PathValue("id")})
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	for op, fn := range map[string]func(string) (SnapshotStatus, error){
+		"pause": a.ctl.PauseSnapshot, "resume": a.ctl.ResumeSnapshot, "cancel": a.ctl.CancelSnapshot,
+	} {
+		mux.HandleFunc("POST /snapshots/{id}/"+op, func(w http.ResponseWriter, r *http.Request) {
+			st, err := fn(r.PathValue("id"))
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			a.log.Info("snapshot "+op+" requested over the admin API", "snapshot", r.PathValue("id"))
+			writeJSON(w, http.StatusOK, st)
+		})
+	}
+}
+
+// writeError answers a control call's error with its HTTP status.
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var re *SnapshotRequestError
+	switch {
+	case errors.As(err, &re):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrSnapshotNotFound), errors.Is(err, ErrNoShard):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrSnapshotState):
+		code = http.StatusConflict
+	}
+	writeJSON(w, code, map[string]any{"error": err.Error()})
 }

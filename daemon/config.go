@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tidemark-cdc/tidemark/change"
+	"github.com/tidemark-cdc/tidemark/snapshot"
 )
 
 // Config is the daemon's YAML file: one admin endpoint, one Kafka cluster, one
@@ -186,6 +187,29 @@ type ShardDefaults struct {
 	// "continue" goes on with a warning (after the operator re-snapshotted
 	// what it changed).
 	OnXARollback string `yaml:"on_xa_rollback"`
+	// Snapshot is how the shard's incremental snapshots read (a shard's own
+	// snapshot block overrides the keys it sets).
+	Snapshot SnapshotConfig `yaml:"snapshot"`
+}
+
+// SnapshotConfig tunes incremental snapshots (snapshot/). Unset keys take
+// the defaults' or snapshot's defaults.
+type SnapshotConfig struct {
+	ChunkSize *int `yaml:"chunk_size"` // rows per chunk (4096)
+	Readers   *int `yaml:"readers"`    // chunk readers per table (4)
+	// MaxRowsPerSecond caps the rows a shard's snapshots read per second (0: unpaced).
+	MaxRowsPerSecond *int `yaml:"max_rows_per_second"`
+	// PauseWhenThreadsRunning holds the readers while the server's
+	// Threads_running exceeds it (0: never).
+	PauseWhenThreadsRunning *int `yaml:"pause_when_threads_running"`
+	// MaxReplicaLag holds the readers while a replica source lags more (0: never).
+	MaxReplicaLag *time.Duration `yaml:"max_replica_lag"`
+	// MemoryBytes bounds the chunk rows a shard holds (64MiB).
+	MemoryBytes ByteSize `yaml:"memory_bytes"`
+	// SignalTable ("db.table") switches to signal-table watermarks (rows
+	// written on the source) for servers where the read-only GTID ones
+	// cannot work; empty: GTID watermarks.
+	SignalTable *string `yaml:"signal_table"`
 }
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
@@ -202,10 +226,11 @@ type ShardConfig struct {
 	ServerID uint32        `yaml:"server_id"`
 	Tables   []TableFilter `yaml:"tables"`
 	// Start and AcceptMissingPosition override the defaults' (see ShardDefaults).
-	Start                   string `yaml:"start"`
-	AcceptMissingPosition   *bool  `yaml:"accept_missing_position"`
-	AllowMinimalRowMetadata *bool  `yaml:"allow_minimal_row_metadata"`
-	OnXARollback            string `yaml:"on_xa_rollback"`
+	Start                   string          `yaml:"start"`
+	AcceptMissingPosition   *bool           `yaml:"accept_missing_position"`
+	AllowMinimalRowMetadata *bool           `yaml:"allow_minimal_row_metadata"`
+	OnXARollback            string          `yaml:"on_xa_rollback"`
+	Snapshot                *SnapshotConfig `yaml:"snapshot"`
 
 	// Keys that came from defaults: their problems are reported there, once.
 	tablesInherited, passwordEnvInherited, tlsInherited bool
@@ -255,6 +280,10 @@ func parseByteSize(s string) (int64, error) {
 const (
 	// StartCurrent streams from the server's current position.
 	StartCurrent = "current"
+	// StartSnapshot streams from the server's current position and
+	// snapshots every allow-listed table: the topics get each table's whole
+	// state plus every later change. The default.
+	StartSnapshot = "snapshot"
 )
 
 // Defaults.
@@ -325,7 +354,7 @@ func (c *Config) applyDefaults() {
 		c.Defaults.HeartbeatPeriod = time.Second
 	}
 	if c.Defaults.Start == "" {
-		c.Defaults.Start = StartCurrent
+		c.Defaults.Start = StartSnapshot
 	}
 	if c.Defaults.OnXARollback == "" {
 		c.Defaults.OnXARollback = "fail"
@@ -490,8 +519,11 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		if s.ServerID == 0 {
 			add(p+".server_id", "required: a replica server_id unique among the shard's servers and replicas")
 		}
-		if s.Start != StartCurrent && s.Start != c.Defaults.Start { // an inherited bad value is reported once, at defaults.start
-			add(p+".start", "want %s, got %q", StartCurrent, s.Start)
+		if !validStart(s.Start) && s.Start != c.Defaults.Start { // an inherited bad value is reported once, at defaults.start
+			add(p+".start", "want snapshot or current, got %q", s.Start)
+		}
+		if s.Snapshot != nil {
+			validateSnapshot(add, p+".snapshot", *s.Snapshot)
 		}
 		if s.OnXARollback != "fail" && s.OnXARollback != "continue" && s.OnXARollback != c.Defaults.OnXARollback {
 			add(p+".on_xa_rollback", "want fail or continue, got %q", s.OnXARollback)
@@ -507,9 +539,10 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		}
 	}
 	validateTables(add, "defaults.tables", c.Defaults.Tables)
-	if c.Defaults.Start != StartCurrent {
-		add("defaults.start", "want %s, got %q", StartCurrent, c.Defaults.Start)
+	if !validStart(c.Defaults.Start) {
+		add("defaults.start", "want snapshot or current, got %q", c.Defaults.Start)
 	}
+	validateSnapshot(add, "defaults.snapshot", c.Defaults.Snapshot)
 	if c.Defaults.OnXARollback != "fail" && c.Defaults.OnXARollback != "continue" {
 		add("defaults.on_xa_rollback", "want fail or continue, got %q", c.Defaults.OnXARollback)
 	}
@@ -607,4 +640,72 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func validStart(s string) bool { return s == StartCurrent || s == StartSnapshot }
+
+func validateSnapshot(add func(string, string, ...any), p string, c SnapshotConfig) {
+	check := func(key string, v *int, lo, hi int) {
+		if v != nil && (*v < lo || *v > hi) {
+			add(p+"."+key, "must be %d..%d, got %d", lo, hi, *v)
+		}
+	}
+	check("chunk_size", c.ChunkSize, 1, 1_000_000)
+	check("readers", c.Readers, 1, 64)
+	check("max_rows_per_second", c.MaxRowsPerSecond, 0, 1<<30)
+	check("pause_when_threads_running", c.PauseWhenThreadsRunning, 0, 1<<20)
+	if c.SignalTable != nil && *c.SignalTable != "" && strings.Count(*c.SignalTable, ".") != 1 {
+		add(p+".signal_table", "want database.table, got %q", *c.SignalTable)
+	}
+	if c.MaxReplicaLag != nil && *c.MaxReplicaLag < 0 {
+		add(p+".max_replica_lag", "must not be negative")
+	}
+	if c.MemoryBytes != "" {
+		if n, err := parseByteSize(string(c.MemoryBytes)); err != nil {
+			add(p+".memory_bytes", "%v", err)
+		} else if n < 1<<20 {
+			add(p+".memory_bytes", "must be at least 1MiB, got %s", c.MemoryBytes)
+		}
+	}
+}
+
+// snapshotConfig resolves a shard's snapshot settings: its own keys over the
+// defaults' over snapshot's.
+func (s *ShardConfig) snapshotConfig(d SnapshotConfig) snapshot.Config {
+	own := SnapshotConfig{}
+	if s.Snapshot != nil {
+		own = *s.Snapshot
+	}
+	pick := func(a, b *int) int {
+		switch {
+		case a != nil:
+			return *a
+		case b != nil:
+			return *b
+		}
+		return 0
+	}
+	c := snapshot.Config{
+		ChunkSize: pick(own.ChunkSize, d.ChunkSize), Readers: pick(own.Readers, d.Readers),
+		MaxRowsPerSecond: pick(own.MaxRowsPerSecond, d.MaxRowsPerSecond), PauseThreadsRunning: pick(own.PauseWhenThreadsRunning, d.PauseWhenThreadsRunning),
+	}
+	switch {
+	case own.MaxReplicaLag != nil:
+		c.MaxReplicaLag = *own.MaxReplicaLag
+	case d.MaxReplicaLag != nil:
+		c.MaxReplicaLag = *d.MaxReplicaLag
+	}
+	switch {
+	case own.SignalTable != nil:
+		c.SignalTable = *own.SignalTable
+	case d.SignalTable != nil:
+		c.SignalTable = *d.SignalTable
+	}
+	switch {
+	case own.MemoryBytes != "":
+		c.MemoryBytes = own.MemoryBytes.Bytes()
+	case d.MemoryBytes != "":
+		c.MemoryBytes = d.MemoryBytes.Bytes()
+	}
+	return c
 }

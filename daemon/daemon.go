@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,9 @@ type Daemon struct {
 	shards   []*shard
 	hooks    Hooks
 	moves    *moveChecker // topics.rows_move_between_shards
+
+	snapMu       sync.Mutex
+	snapRequests map[string]SnapshotRequest // as asked, by id (for status)
 	// adminToken is the bearer token of admin.token_env ("" = none).
 	adminToken string
 
@@ -34,9 +39,11 @@ type Daemon struct {
 
 // shard is one supervised pipeline and its live status.
 type shard struct {
-	cfg     ShardConfig
-	tracker *shardTracker
-	sup     *supervisor
+	cfg      ShardConfig
+	tracker  *shardTracker
+	sup      *supervisor
+	pipeline *pipeline
+	revive   chan struct{} // restarts a parked shard
 }
 
 // Hooks are fault-injection points for tests. Each is called, when set, from
@@ -62,7 +69,7 @@ func WithHooks(h Hooks) Option { return func(d *Daemon) { d.hooks = h } }
 func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d := &Daemon{cfg: cfg, log: log, version: version, registry: reg}
+	d := &Daemon{cfg: cfg, log: log, version: version, registry: reg, snapRequests: map[string]SnapshotRequest{}}
 	for _, o := range opts {
 		o(d)
 	}
@@ -86,9 +93,10 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		p.tracker = tr
 		p.metrics = d.metrics
 		p.hooks = d.hooks
-		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, sup: &supervisor{
+		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, pipeline: p, revive: make(chan struct{}, 1), sup: &supervisor{
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
 			classify: Classify, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,
+			restart: make(chan struct{}, 1),
 		}})
 	}
 	if cfg.Topics.RowsMoveBetweenShards {
@@ -114,7 +122,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer d.moves.close()
 	}
 	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
-		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof}
+		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof, ctl: d}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	adminErr := make(chan error, 1)
@@ -133,17 +141,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 
+	// A parked shard's goroutine waits for a restart (POST
+	// /shards/{name}/restart); when every shard is parked, the daemon ends.
+	runCtx, allFailed := context.WithCancel(ctx)
+	defer allFailed()
 	var g errgroup.Group
-	var mu sync.Mutex
-	failed := 0
+	var failed atomic.Int32
 	for _, s := range d.shards {
 		g.Go(func() error {
-			if err := s.sup.Run(ctx); err != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
+			for {
+				if err := s.sup.Run(runCtx); err == nil {
+					return nil // stopping
+				}
+				if int(failed.Add(1)) == len(d.shards) {
+					allFailed()
+					return nil
+				}
+				select {
+				case <-runCtx.Done():
+					return nil
+				case <-s.revive:
+					failed.Add(-1)
+					d.log.Info("restarting a parked shard", "shard", s.cfg.Name)
+				}
 			}
-			return nil
 		})
 	}
 	_ = g.Wait()
@@ -151,11 +172,36 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := <-adminErr; err != nil {
 		d.log.Warn("admin server", "error", err)
 	}
-	if ctx.Err() == nil && failed == len(d.shards) {
+	if ctx.Err() == nil && int(failed.Load()) == len(d.shards) {
 		return ErrAllShardsFailed
 	}
 	d.log.Info("tidemark stopped")
 	return nil
+}
+
+// ErrNoShard: no shard of that name.
+var ErrNoShard = errors.New("no such shard")
+
+// RestartShard starts a new lifetime of a shard's pipeline now: a running
+// one drains and commits first, like a shutdown; a parked (failed) one is
+// started again, with its retries counted from zero. For an operator who
+// fixed the cause of a failure, or changed what the shard should do.
+func (d *Daemon) RestartShard(name string) error {
+	for _, s := range d.shards {
+		if s.cfg.Name != name {
+			continue
+		}
+		if s.tracker.snapshot().State == StateFailed {
+			select {
+			case s.revive <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		s.sup.Restart()
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrNoShard, name)
 }
 
 // Status is every shard's live status (the /status document).
@@ -173,4 +219,41 @@ func (d *Daemon) AdminAddr() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.adminAddr
+}
+
+// Reload applies a new configuration's allow-list changes (SIGHUP): each
+// shard whose tables changed restarts its pipeline with them (draining and
+// committing first), and the new lifetime snapshots the tables the
+// allow-list now adds; the other shards are not touched. Every other change
+// needs a restart of the process: it is named in a WARN and ignored.
+func (d *Daemon) Reload(cfg *Config) {
+	byName := map[string]ShardConfig{}
+	for _, sc := range cfg.Shards {
+		byName[sc.Name] = sc
+	}
+	for _, s := range d.shards {
+		sc, ok := byName[s.cfg.Name]
+		if !ok {
+			d.log.Warn("reload: a shard removed from the configuration keeps running until the process restarts", "shard", s.cfg.Name)
+			continue
+		}
+		delete(byName, s.cfg.Name)
+		old, _ := json.Marshal(s.cfg.Tables)
+		now, _ := json.Marshal(sc.Tables)
+		if string(old) == string(now) {
+			continue
+		}
+		s.cfg.Tables = sc.Tables
+		s.pipeline.setTables(sc.Tables)
+		if d.moves != nil {
+			d.moves.setFilter(s.cfg.Name, newTableFilter(sc.Tables))
+		}
+		d.log.Info("reload: the shard's allow-list changed; restarting its pipeline", "shard", s.cfg.Name)
+		if err := d.RestartShard(s.cfg.Name); err != nil {
+			d.log.Warn("reload: restart", "shard", s.cfg.Name, "error", err)
+		}
+	}
+	for name := range byName {
+		d.log.Warn("reload: a shard added to the configuration starts with the next restart of the process", "shard", name)
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tidemark-cdc/tidemark/binlog"
 	"github.com/tidemark-cdc/tidemark/router"
+	"github.com/tidemark-cdc/tidemark/snapshot"
 )
 
 // Metrics are the daemon's own series; the stages register theirs (events
@@ -55,12 +56,14 @@ type stageMetrics struct {
 	binlog    *binlog.Metrics
 	router    *router.Metrics
 	discarded *prometheus.CounterVec
+	snapshot  *snapshot.Metrics
 }
 
 func newStageMetrics(reg prometheus.Registerer) *stageMetrics {
 	s := &stageMetrics{
-		binlog: binlog.NewMetrics(reg),
-		router: router.NewMetrics(reg),
+		binlog:   binlog.NewMetrics(reg),
+		snapshot: snapshot.NewMetrics(reg),
+		router:   router.NewMetrics(reg),
 		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tidemark_records_discarded_total",
 			Help: "Records encoded and dropped because kafka.sink is discard (benchmarks only). Any increase in production means a misconfiguration.",

@@ -95,6 +95,15 @@ func (m *moveChecker) addShard(name string, filter *tableFilter, conn mysql.Conn
 	m.shards[name] = &moveShard{name: name, filter: filter, conn: mysql.NewConn(conn), dbs: map[string]cachedDBs{}}
 }
 
+// setFilter replaces a shard's allow-list (a reload).
+func (m *moveChecker) setFilter(name string, f *tableFilter) {
+	if s := m.shards[name]; s != nil {
+		s.mu.Lock()
+		s.filter, s.dbs = f, map[string]cachedDBs{}
+		s.mu.Unlock()
+	}
+}
+
 func (m *moveChecker) close() {
 	for _, s := range m.shards {
 		s.mu.Lock()

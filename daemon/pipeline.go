@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +21,7 @@ import (
 	"github.com/tidemark-cdc/tidemark/router"
 	"github.com/tidemark-cdc/tidemark/schema"
 	"github.com/tidemark-cdc/tidemark/serde"
+	"github.com/tidemark-cdc/tidemark/snapshot"
 )
 
 // drainTimeout bounds how long a stopping pipeline keeps encoding and
@@ -77,7 +80,10 @@ type pipeline struct {
 	tracker     *shardTracker
 	metrics     *Metrics
 	hooks       Hooks
-	moves       *moveChecker // nil unless topics.rows_move_between_shards
+	moves       *moveChecker                    // nil unless topics.rows_move_between_shards
+	runner      atomic.Pointer[snapshot.Runner] // the running lifetime's; nil between lifetimes
+	snapCfg     snapshot.Config
+	settingsMu  sync.Mutex // guards readerCfg.Include and shardTables, which a reload changes
 	shardTables []TableFilter
 	start       string // what to do without a stored position: "current"
 	acceptNew   bool   // accept_missing_position: no refusal when other shards have positions
@@ -101,6 +107,7 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
 		discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
 		start: sc.Start, acceptNew: *sc.AcceptMissingPosition, shardTables: sc.Tables,
+		snapCfg: sc.snapshotConfig(cfg.Defaults.Snapshot),
 		readerCfg: binlog.Config{
 			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
@@ -153,7 +160,15 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 // any stage becomes this lifetime's error, a *change.PanicError, and stops
 // the other stages like any failure, so only this shard is affected.
 func (p *pipeline) run(ctx context.Context) error {
-	bcfg := p.readerCfg
+	bcfg, tables := p.settings()
+	if st := p.snapCfg.SignalTable; st != "" {
+		// The stream must show the signal table's rows (the watermarks).
+		include := bcfg.Include
+		sdb, stable, _ := strings.Cut(st, ".")
+		bcfg.Include = func(db, table string) bool {
+			return (db == sdb && table == stable) || include == nil || include(db, table)
+		}
+	}
 	bcfg.Retryable = Retryable
 	bcfg.OnReconnect = p.tracker.reconnecting
 	bcfg.OnStreaming = p.streaming
@@ -226,7 +241,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		return err
 	}
 
-	pos, err := p.startPosition(readCtx, writer)
+	pos, found, err := p.startPosition(readCtx, writer)
 	if err != nil {
 		return stopEarly(err)
 	}
@@ -239,6 +254,20 @@ func (p *pipeline) run(ctx context.Context) error {
 	defer p.metrics.state.WithLabelValues(p.shard).Set(0)
 
 	queue := newEventQueue(p.queueBytes)
+	merger, err := snapshot.NewMerger(p.readerCfg.Flavor, p.shard, pos.Snapshot, 0, queue.Wake)
+	if err != nil {
+		return stopEarly(inStage(stageKafka, fmt.Errorf("stored position %s: %w", pos, err)))
+	}
+	if st := p.snapCfg.SignalTable; st != "" {
+		db, table, _ := strings.Cut(st, ".")
+		merger.UseSignalTable(db, table)
+	}
+	runner, err := snapshot.NewRunner(p.snapCfg, p.shard, p.snapshotSource(bcfg), merger, p.stages.snapshot, p.baseLog)
+	if err != nil {
+		return stopEarly(err)
+	}
+	p.runner.Store(runner)
+	defer p.runner.Store(nil)
 	var sink binlog.Sink = queue
 	if p.hooks.Stage != nil {
 		sink = hookedSink{queue, func() { p.hook(stageBinlog) }}
@@ -247,14 +276,26 @@ func (p *pipeline) run(ctx context.Context) error {
 		defer queue.Close()
 		err := reader.Run(readCtx, pos, sink)
 		if err != nil && readCtx.Err() == nil {
-			abort() // a failed reader stops the whole lifetime at once
+			failAll() // a failed reader stops the whole lifetime at once (the snapshot stages too)
 			return inStage(stageBinlog, err)
 		}
 		return nil
 	})
+	goStage(g, "snapshot", failAll, func() error {
+		err := runner.Run(readCtx)
+		if err != nil && readCtx.Err() == nil {
+			failAll()
+			return inStage(stageBinlog, err)
+		}
+		return nil
+	})
+	goStage(g, "snapshot start", failAll, func() error {
+		p.autoSnapshots(readCtx, runner, merger, found, tables)
+		return nil
+	})
 	goStage(g, stageEncode, failAll, func() error {
 		defer stopWriting() // the queue is drained: let the writer flush and commit
-		err := p.encode(drainCtx, queue, encoder, writer)
+		err := p.encode(drainCtx, queue, encoder, writer, merger, pos)
 		if err != nil && drainCtx.Err() == nil {
 			stopReading()
 			return err
@@ -275,41 +316,63 @@ func (p *pipeline) run(ctx context.Context) error {
 // a renamed shard or a changed positions topic, which would silently skip
 // every change since the shard's real position: refused (ErrMissingPosition)
 // unless accept_missing_position confirms a new shard.
-func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, error) {
+func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, bool, error) {
 	pos, found, err := w.LoadPosition(ctx)
 	if err != nil {
-		return change.Position{}, inStage(stageKafka, fmt.Errorf("load position: %w", err))
+		return change.Position{}, false, inStage(stageKafka, fmt.Errorf("load position: %w", err))
 	}
 	if found {
 		p.log.Info("resuming", "position", pos.String())
-		return pos, nil
+		return pos, true, nil
 	}
 	topic := p.routerCfg.PositionsTopic
 	if !p.acceptNew {
 		others, err := w.OtherShards(ctx)
 		if err != nil {
-			return change.Position{}, inStage(stageKafka, fmt.Errorf("list the shards with positions in %s: %w", topic, err))
+			return change.Position{}, false, inStage(stageKafka, fmt.Errorf("list the shards with positions in %s: %w", topic, err))
 		}
 		if len(others) > 0 {
 			shown := others
 			if len(shown) > 10 {
 				shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(others)-10))
 			}
-			return change.Position{}, fmt.Errorf("shard %s: %w in positions topic %s, which holds positions of %d other shard(s) (%s): "+
+			return change.Position{}, false, fmt.Errorf("shard %s: %w in positions topic %s, which holds positions of %d other shard(s) (%s): "+
 				"if the shard was renamed, give it its old name back; if kafka.positions_topic changed, restore it; "+
 				"if it is a new shard, set accept_missing_position: true on it (it then starts at the server's %s position, without the changes before it)",
 				p.shard, ErrMissingPosition, topic, len(others), strings.Join(shown, ", "), p.start)
 		}
 	}
-	p.log.Warn("no stored position: starting at the server's current position; changes committed before it are not captured",
-		"positions_topic", topic, "start", p.start)
+	if p.start == StartSnapshot {
+		p.log.Warn("no stored position: starting at the server's current position and snapshotting every allow-listed table",
+			"positions_topic", topic, "start", p.start)
+	} else {
+		p.log.Warn("no stored position: starting at the server's current position; changes committed before it are not captured",
+			"positions_topic", topic, "start", p.start)
+	}
 	p.metrics.startsWithoutPosition.WithLabelValues(p.shard).Inc()
 	p.tracker.startedWithoutPosition()
-	return change.Position{}, nil
+	return change.Position{}, false, nil
 }
 
 // discardPositionsSuffix names the positions topic of `kafka.sink: discard`.
 const discardPositionsSuffix = ".discard"
+
+// settings are what a lifetime reads of the configuration a reload may
+// change: the reader's configuration (its allow-list) and the allow-list's
+// rules.
+func (p *pipeline) settings() (binlog.Config, []TableFilter) {
+	p.settingsMu.Lock()
+	defer p.settingsMu.Unlock()
+	return p.readerCfg, p.shardTables
+}
+
+// setTables replaces the allow-list for the next lifetime.
+func (p *pipeline) setTables(tables []TableFilter) {
+	p.settingsMu.Lock()
+	defer p.settingsMu.Unlock()
+	p.shardTables = tables
+	p.readerCfg.Include = newTableFilter(tables).Allowed
+}
 
 // goStage runs fn as one of the pipeline's goroutines. A panic in it becomes
 // its error, a *change.PanicError naming the stage, after fail has stopped
@@ -355,14 +418,41 @@ func (h hookedSink) Put(ctx context.Context, ev change.Event) error {
 
 // encode takes events from the queue, turns each into its Kafka records and
 // hands every batch to the writer with the position of its last event.
-func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder, w recordWriter) error {
+func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder, w recordWriter, m *snapshot.Merger, start change.Position) error {
 	var (
-		batch  []change.Event
-		msgs   []serde.Message
-		recs   []router.Record
-		topics = map[string]bool{}
-		queued = p.metrics.queueBytes.WithLabelValues(p.shard)
+		batch   []change.Event
+		msgs    []serde.Message
+		recs    []router.Record
+		topics  = map[string]bool{}
+		queued  = p.metrics.queueBytes.WithLabelValues(p.shard)
+		at      = start        // the stream position of the last event taken
+		written = m.Progress() // the snapshot progress of the last position written
 	)
+	// add encodes one event's records onto recs.
+	add := func(ev *change.Event, now time.Time) error {
+		topic := p.namer.Topic(ev.Source.Database, ev.Source.Table)
+		if !topics[topic] {
+			if len(ev.Table.PrimaryKey) == 0 {
+				return noPrimaryKeyError(p.shard, ev.Source.Database, ev.Source.Table)
+			}
+			if err := w.EnsureTopic(ctx, topic); err != nil {
+				return inStage(stageKafka, err)
+			}
+			topics[topic] = true
+		}
+		var err error
+		msgs, err = enc.Messages(ctx, msgs[:0], topic, ev, now)
+		if err != nil {
+			return inStage(stageEncode, fmt.Errorf("encode %s event of %s.%s at %s: %w", ev.Op, ev.Source.Database, ev.Source.Table, ev.Position, err))
+		}
+		for _, msg := range msgs {
+			recs = append(recs, router.Record{
+				Topic: topic, Key: msg.Key, Value: msg.Value, Headers: toRouterHeaders(msg.Headers),
+				CommitUnixMicros: ev.CommitUnixMicros,
+			})
+		}
+		return nil
+	}
 	for {
 		var ok bool
 		var err error
@@ -381,37 +471,44 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		var rows int
 		for i := range batch {
 			ev := &batch[i]
+			at = ev.Position
 			if ev.Op == change.OpCheckpoint {
 				continue
 			}
 			rows++
+			m.Observe(ev) // before it is written: a snapshot window must not miss it
+			if m.IsSignal(ev) {
+				continue // a snapshot watermark row: not data
+			}
 			if moved[i] {
 				continue // another shard holds the key: a move, not a delete (moves.go)
 			}
-			topic := p.namer.Topic(ev.Source.Database, ev.Source.Table)
-			if !topics[topic] {
-				if len(ev.Table.PrimaryKey) == 0 {
-					return noPrimaryKeyError(p.shard, ev.Source.Database, ev.Source.Table)
-				}
-				if err := w.EnsureTopic(ctx, topic); err != nil {
-					return inStage(stageKafka, err)
-				}
-				topics[topic] = true
-			}
-			msgs, err = enc.Messages(ctx, msgs[:0], topic, ev, now)
-			if err != nil {
-				return inStage(stageEncode, fmt.Errorf("encode %s event of %s.%s at %s: %w", ev.Op, ev.Source.Database, ev.Source.Table, ev.Position, err))
-			}
-			for _, m := range msgs {
-				recs = append(recs, router.Record{
-					Topic: topic, Key: m.Key, Value: m.Value, Headers: toRouterHeaders(m.Headers),
-					CommitUnixMicros: ev.CommitUnixMicros,
-				})
+			if err := add(ev, now); err != nil {
+				return err
 			}
 		}
-		last := &batch[len(batch)-1]
-		p.tracker.read(rows, last.Position, lagSeconds(last, now))
-		if err := w.Write(ctx, recs, last.Position); err != nil {
+		// Snapshot rows whose high watermark the stream has now passed are
+		// written right here, after the events that passed it (snapshot.Merger).
+		due, err := m.Due(at)
+		if err != nil {
+			return inStage(stageEncode, err)
+		}
+		for i := range due {
+			if err := add(&due[i], now); err != nil {
+				return err
+			}
+		}
+		progress := m.Progress()
+		if (len(batch) == 0 && len(due) == 0 && string(progress) == string(written)) || at.IsZero() {
+			continue // woken for nothing new, or no position yet (the reader's first checkpoint carries it)
+		}
+		if len(batch) > 0 {
+			last := &batch[len(batch)-1]
+			p.tracker.read(rows+len(due), last.Position, lagSeconds(last, now))
+		}
+		pos := at
+		pos.Snapshot, written = progress, progress
+		if err := w.Write(ctx, recs, pos); err != nil {
 			return inStage(stageKafka, err)
 		}
 		clear(batch) // drop row references while waiting for the next batch

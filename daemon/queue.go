@@ -39,6 +39,7 @@ type eventQueue struct {
 	count                   int
 	bytes, limit            int64
 	closed                  bool
+	woken                   bool // Wake called: Take returns even when empty
 }
 
 func newEventQueue(limit int64) *eventQueue {
@@ -92,13 +93,23 @@ func (q *eventQueue) Close() {
 	q.mu.Unlock()
 }
 
+// Wake makes the next (or the waiting) Take return, with no events if there
+// are none: the snapshot merger has rows due that no new event would reveal.
+func (q *eventQueue) Wake() {
+	q.mu.Lock()
+	q.woken = true
+	wake(&q.notEmpty, &q.takeWaiting)
+	q.mu.Unlock()
+}
+
 // Take moves up to max queued events into buf (reusing its storage), blocking
-// until at least one is available. ok is false once the queue is closed and
-// empty.
+// until at least one is available or Wake is called. ok is false once the
+// queue is closed and empty.
 func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ []change.Event, ok bool, err error) {
 	buf = buf[:0]
 	for {
 		q.mu.Lock()
+		q.woken = q.woken && q.count == 0 // events to return answer a Wake too
 		if q.count > 0 {
 			var freed int64
 			for len(buf) < max && q.count > 0 {
@@ -128,6 +139,11 @@ func (q *eventQueue) Take(ctx context.Context, buf []change.Event, max int) (_ [
 		if q.closed {
 			q.mu.Unlock()
 			return buf, false, nil
+		}
+		if q.woken {
+			q.woken = false
+			q.mu.Unlock()
+			return buf, true, nil
 		}
 		q.takeWaiting = true
 		wait := q.notEmpty

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -40,7 +41,17 @@ type supervisor struct {
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	stableAfter time.Duration
-	maxAttempts int // for Bounded classes; maxBoundedAttempts when 0
+	maxAttempts int           // for Bounded classes; maxBoundedAttempts when 0
+	restart     chan struct{} // Restart: end the lifetime, start the next at once
+}
+
+// Restart ends the running lifetime (it drains and commits, as on shutdown)
+// and starts the next one without backoff, or cuts a backoff wait short.
+func (s *supervisor) Restart() {
+	select {
+	case s.restart <- struct{}{}:
+	default:
+	}
 }
 
 // Run returns nil when ctx is cancelled, or the error that parked the shard
@@ -57,7 +68,24 @@ func (s *supervisor) Run(ctx context.Context) error {
 	for {
 		started := time.Now()
 		s.tracker.setState(StateStarting)
-		err := s.runOnce(ctx)
+		lifetime, end := context.WithCancel(ctx)
+		var restarted atomic.Bool
+		go func() {
+			select {
+			case <-s.restart:
+				restarted.Store(true)
+				end()
+			case <-lifetime.Done():
+			}
+		}()
+		err := s.runOnce(lifetime)
+		end()
+		if ctx.Err() == nil && restarted.Load() {
+			s.log.Info("shard pipeline restarted on request", "shard", s.shard)
+			bo.Reset()
+			attempts = 0
+			continue
+		}
 		if ctx.Err() != nil {
 			s.tracker.setState(StateStopped)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -102,6 +130,8 @@ func (s *supervisor) Run(ctx context.Context) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-s.restart: // an operator: retry now
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			s.tracker.setState(StateStopped)

@@ -445,3 +445,11 @@ func (p *inProcessDaemon) waitCaughtUp(t *testing.T, dbs map[int]*sqlDB) {
 		})
 	}
 }
+
+// cliCommand runs the tidemark binary as a CLI, with this process's
+// environment.
+func cliCommand(bin string, args ...string) *osexec.Cmd {
+	c := osexec.Command(bin, args...)
+	c.Env = os.Environ()
+	return c
+}

@@ -106,3 +106,9 @@ func splitQuery(t *schema.Table, where string, off int64) string {
 	}
 	return q + " ORDER BY " + strings.Join(cols, ", ") + " LIMIT 1 OFFSET " + itoa64(off)
 }
+
+// quoteTable quotes "db.table".
+func quoteTable(t string) string {
+	db, name, _ := strings.Cut(t, ".")
+	return quote(db) + "." + quote(name)
+}

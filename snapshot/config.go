@@ -24,6 +24,14 @@ type Config struct {
 	// their high watermark) across its readers (default 64 MiB). A reader's
 	// chunk is cut to its share.
 	MemoryBytes int64
+	// SignalTable, "db.table", switches to signal-table watermarks: instead
+	// of reading GTID positions, each chunk inserts a low and a high
+	// watermark row there, and is due once the stream shows its high row. For
+	// servers where the read-only GTID watermarks cannot work; the shard's
+	// user needs INSERT and DELETE on it (CREATE TABLE db.table (id
+	// VARCHAR(64) PRIMARY KEY, kind VARCHAR(8) NOT NULL)). Empty: GTID
+	// watermarks (read-only).
+	SignalTable string
 	// MaxWindowKeys bounds the keys a chunk's window records from the
 	// stream; a window that overflows is dropped and its chunk read again
 	// (default 1M).

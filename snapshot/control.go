@@ -45,7 +45,7 @@ func (r *Runner) Start(ctx context.Context, spec RequestSpec) (*Request, error) 
 		}
 	}
 	req := &Request{
-		ID: spec.ID, CreatedAt: time.Now().UTC(), Reason: spec.Reason, Where: spec.Where,
+		ID: spec.ID, CreatedAt: time.Now().UTC(), Reason: spec.Reason, Patterns: spec.Tables, Where: spec.Where,
 		ChunkSize: spec.ChunkSize, Readers: spec.Readers, State: StateQueued,
 	}
 	if req.ChunkSize <= 0 {
@@ -70,6 +70,16 @@ func (r *Runner) Start(ctx context.Context, spec RequestSpec) (*Request, error) 
 	}
 	r.log.Info("snapshot requested", "snapshot", req.ID, "reason", req.Reason, "tables", len(tables), "where", req.Where)
 	return req, nil
+}
+
+// Tables lists the shard's captured base tables that match the patterns.
+func (r *Runner) Tables(ctx context.Context, patterns []string) ([]string, error) {
+	r.ctlMu.Lock()
+	defer r.ctlMu.Unlock()
+	if r.ctl == nil {
+		r.ctl = r.src.Connect()
+	}
+	return r.matchTables(ctx, patterns)
 }
 
 // matchTables lists the shard's captured base tables that match the

@@ -47,6 +47,12 @@ type Merger struct {
 	nowFunc  func() time.Time
 	nWindows atomic.Int32 // open windows: Observe's fast path
 
+	// signalTable is the signal table of the signal-table watermarks
+	// (lower-case db.table, "" for GTID watermarks); signals are the
+	// watermark ids its rows showed in the stream while windows were open.
+	signalTable string
+	signals     map[string]bool
+
 	mu       sync.Mutex
 	windows  map[string][]*Window // "db.table" (lower case) → open windows
 	progress *Progress
@@ -80,8 +86,9 @@ type Window struct {
 	keys     map[string]struct{}
 	overflow bool
 
-	ready bool
-	high  string
+	ready  bool
+	high   string // GTID set of the high watermark, or
+	signal string // the id of the high watermark's signal row
 	rows  []change.Event
 	apply func(p *Progress, emitted, superseded int) // the chunk's progress, applied when emitted
 	done  chan WindowResult
@@ -116,6 +123,29 @@ func (w *Window) Ready(high change.Position, rows []change.Event, apply func(p *
 	w.ready, w.high, w.rows, w.apply = true, high.GTIDSet, rows, apply
 	w.m.mu.Unlock()
 	w.m.wake()
+}
+
+// ReadySignal is Ready for signal-table watermarks: the chunk is due once
+// the stream shows the signal row whose id is signal.
+func (w *Window) ReadySignal(signal string, rows []change.Event, apply func(p *Progress, emitted, superseded int)) {
+	w.m.mu.Lock()
+	w.ready, w.signal, w.rows, w.apply = true, signal, rows, apply
+	w.m.mu.Unlock()
+	w.m.wake()
+}
+
+// UseSignalTable switches the merger to signal-table watermarks on db.table
+// (its rows' id column names the watermark).
+func (m *Merger) UseSignalTable(db, table string) {
+	m.mu.Lock()
+	m.signalTable, m.signals = strings.ToLower(db+"."+table), map[string]bool{}
+	m.mu.Unlock()
+}
+
+// IsSignal reports whether ev is a row of the signal table (the encoder does
+// not write those).
+func (m *Merger) IsSignal(ev *change.Event) bool {
+	return m.signalTable != "" && strings.EqualFold(ev.Source.Database+"."+ev.Source.Table, m.signalTable)
 }
 
 // Done delivers the chunk's outcome once, after Ready.
@@ -158,6 +188,14 @@ func (m *Merger) Observe(ev *change.Event) {
 	t := strings.ToLower(ev.Source.Database + "." + ev.Source.Table)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if t == m.signalTable && ev.After != nil {
+		if i := ev.Table.ColumnIndex("id"); i >= 0 {
+			if id, ok := ev.After[i].(string); ok && strings.HasSuffix(id, highSuffix) {
+				m.signals[id] = true
+			}
+		}
+		return
+	}
 	ws := m.windows[t]
 	if len(ws) == 0 {
 		return
@@ -195,12 +233,19 @@ func (m *Merger) Due(at change.Position) ([]change.Event, error) {
 			if !w.ready {
 				continue
 			}
-			ok, err := mysql.Reached(m.flavor, at.GTIDSet, w.high)
-			if err != nil {
-				return nil, fmt.Errorf("snapshot: compare the stream position with a chunk's high watermark: %w", err)
-			}
-			if !ok {
-				continue
+			if w.signal != "" {
+				if !m.signals[w.signal] {
+					continue
+				}
+				delete(m.signals, w.signal)
+			} else {
+				ok, err := mysql.Reached(m.flavor, at.GTIDSet, w.high)
+				if err != nil {
+					return nil, fmt.Errorf("snapshot: compare the stream position with a chunk's high watermark: %w", err)
+				}
+				if !ok {
+					continue
+				}
 			}
 			res := WindowResult{Window: m.nowFunc().Sub(w.opened)}
 			if w.overflow {
@@ -329,3 +374,6 @@ func KeyString(t *schema.Table, row change.Row) string {
 	}
 	return b.String()
 }
+
+// highSuffix ends the id of a high-watermark signal row.
+const highSuffix = ":high"

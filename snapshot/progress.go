@@ -41,6 +41,7 @@ type Request struct {
 	// Reason says where it came from: "api", "start" (a shard without a
 	// position, start: snapshot), "allow-list" (tables added to it).
 	Reason    string           `json:"reason,omitempty"`
+	Patterns  []string         `json:"patterns,omitempty"` // the tables asked for
 	Where     string           `json:"where,omitempty"`
 	ChunkSize int              `json:"chunk_size"`
 	Readers   int              `json:"readers"`

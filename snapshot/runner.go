@@ -40,6 +40,9 @@ type Source struct {
 	// binlog reader builds them (mysql.LoadTableSchema); nil, nil, nil when
 	// the table does not exist.
 	Schema func(ctx context.Context, c Conn, db, table string) (*schema.Table, []mysql.Converter, error)
+	// ConnectWritable opens a connection that may write (the signal table's
+	// rows); nil without signal-table watermarks.
+	ConnectWritable func() Conn
 	// Position reads the server's current GTID position on c: a watermark
 	// (mysql.CurrentPosition).
 	Position func(ctx context.Context, c Conn) (change.Position, error)
@@ -514,6 +517,11 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 	}()
 	c := r.src.Connect()
 	defer c.Close()
+	var signals Conn
+	if r.cfg.SignalTable != "" {
+		signals = r.src.ConnectWritable()
+		defer signals.Close()
+	}
 	after, through := rg.After, rg.Through
 	rowsRead := r.metrics.rows.WithLabelValues(r.shard, table)
 	for {
@@ -527,9 +535,15 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			high  change.Position
 		)
 		w := r.m.Open(t.Database, t.Name)
+		signal := ""
 		err := r.retry(ctx, table, func() error {
 			evs, bytes, cut = evs[:0], 0, false
-			if _, err := r.src.Position(ctx, c); err != nil { // the low watermark
+			if signals != nil { // the low watermark, as a row
+				signal = fmt.Sprintf("%s:%s:%d:%d", r.shard, id, i, time.Now().UnixNano())
+				if _, err := signals.Query(ctx, "INSERT INTO "+quoteTable(r.cfg.SignalTable)+" (id, kind) VALUES (?, 'low')", signal+":low"); err != nil {
+					return err
+				}
+			} else if _, err := r.src.Position(ctx, c); err != nil { // the low watermark
 				return err
 			}
 			stmt, args := chunkQuery(t, sel, &KeyRange{After: after, Through: through}, where, limit)
@@ -544,6 +558,10 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 				return nil
 			})
 			if err != nil && !errors.Is(err, errChunkFull) {
+				return err
+			}
+			if signals != nil {
+				_, err := signals.Query(ctx, "INSERT INTO "+quoteTable(r.cfg.SignalTable)+" (id, kind) VALUES (?, 'high')", signal+highSuffix)
 				return err
 			}
 			high, err = r.src.Position(ctx, c)
@@ -565,7 +583,7 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 				return fmt.Errorf("table %s: %w", table, err)
 			}
 		}
-		w.Ready(high, evs, func(p *Progress, emitted, superseded int) {
+		apply := func(p *Progress, emitted, superseded int) {
 			_, tp := p.table(id, table)
 			if tp == nil || i >= len(tp.Ranges) {
 				return
@@ -578,13 +596,21 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			tp.Emitted += int64(emitted)
 			tp.Superseded += int64(superseded)
 			tp.Chunks++
-		})
+		}
+		if signals != nil {
+			w.ReadySignal(signal+highSuffix, evs, apply)
+		} else {
+			w.Ready(high, evs, apply)
+		}
 		var res WindowResult
 		select {
 		case res = <-w.Done():
 		case <-ctx.Done():
 			w.Close()
 			return nil
+		}
+		if signals != nil { // the watermark rows did their job
+			_, _ = signals.Query(ctx, "DELETE FROM "+quoteTable(r.cfg.SignalTable)+" WHERE id IN (?, ?)", signal+":low", signal+highSuffix)
 		}
 		if res.Retry {
 			r.metrics.retries.WithLabelValues(r.shard, table).Inc()

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +65,28 @@ example every shard failed on a terminal error: see the log or /status).`,
 			if err != nil {
 				return err
 			}
+			// SIGHUP re-reads the file and applies allow-list changes to
+			// the shards they concern (daemon.Reload); a file that does
+			// not validate changes nothing.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-cmd.Context().Done():
+						return
+					case <-hup:
+						next, err := daemon.LoadConfig(file, nil)
+						if err != nil {
+							log.Error("SIGHUP: the configuration does not validate; nothing changed", "error", err.Error())
+							continue
+						}
+						log.Info("SIGHUP: configuration re-read", "file", file)
+						d.Reload(next)
+					}
+				}
+			}()
 			return d.Run(cmd.Context())
 		},
 	}

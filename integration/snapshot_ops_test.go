@@ -1,0 +1,285 @@
+package integration
+
+// Snapshots of awkward keys, filtered and controlled snapshots, tables added
+// to the allow-list, and a new shard's first start (issue 9).
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tidemark-cdc/tidemark/daemon"
+)
+
+// snapshotKeys reads a topic and returns the op=r records' keys (as the
+// decoder renders them) in offset order per partition.
+func (e *e2eSetup) snapshotKeys(t *testing.T, topic string) []string {
+	t.Helper()
+	dec := e.decoder(t)
+	var out []string
+	for _, r := range e.readTopic(t, topic) {
+		rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Op == "r" {
+			out = append(out, fmt.Sprint(rec.Key))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sqlKeys are SELECT's rows of a table's key columns, rendered like
+// snapshotKeys (the decoder's map of the key record).
+func sqlKeys(t *testing.T, db *sqlDB, table, cols string, render func(vals []string) string) []string {
+	t.Helper()
+	rows, err := db.Query("SELECT " + cols + " FROM " + db.name + "." + table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := len(strings.Split(cols, ","))
+	var out []string
+	for rows.Next() {
+		vals := make([]string, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, render(vals))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Keys the server orders its own way: a _ci VARCHAR key with case and accent
+// variants, a composite key; chunks of 2 so that pagination crosses them all.
+// Every row is emitted exactly once. A table without a key is refused with a
+// clear error, the others still run.
+func TestSnapshotAwkwardKeys(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB,
+		"CREATE TABLE "+db.name+".ci (k VARCHAR(20) COLLATE utf8mb4_general_ci PRIMARY KEY, v INT)",
+		"INSERT INTO "+db.name+".ci VALUES ('a',1),('B',2),('c',3),('é',4),('Ö',5),('z ',6),('ab',7),('Ab2',8),('ß',9),('d',10),('f',11),('ÿ',12)",
+		"CREATE TABLE "+db.name+".comp (a INT, b VARCHAR(8), v INT, PRIMARY KEY (a, b))",
+		"INSERT INTO "+db.name+".comp VALUES (1,'x',1),(1,'y',2),(1,'Y2',3),(2,'a',4),(2,'b',5),(3,'',6),(-1,'q',7),(10,'x',8)",
+		"CREATE TABLE "+db.name+".nokey (v INT)",
+		"INSERT INTO "+db.name+".nokey VALUES (1),(2)",
+	)
+	cfg := e.snapshotConfig([]int{0}, "current", 2, 2)
+	cfg = strings.Replace(cfg, "    - database: '"+e.base+"_shard_*'\n", "    - database: '"+e.base+"_shard_*'\n      include: [ci, comp]\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{db.name + ".*"}})
+	done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+	if n := len(done.Shards[0].Tables); n != 2 {
+		t.Errorf("%d tables snapshotted, want the 2 captured ones", n)
+	}
+	ci := e.snapshotKeys(t, e.prefix+"."+e.base+".ci")
+	wantCI := sqlKeys(t, db, "ci", "k", func(v []string) string { return fmt.Sprint(map[string]any{"k": v[0]}) })
+	if fmt.Sprint(ci) != fmt.Sprint(wantCI) {
+		t.Errorf("_ci key: snapshot rows\n%v\nSELECT\n%v", ci, wantCI)
+	}
+	comp := e.snapshotKeys(t, e.prefix+"."+e.base+".comp")
+	wantComp := sqlKeys(t, db, "comp", "a, b", func(v []string) string {
+		var a int32
+		fmt.Sscan(v[0], &a)
+		return fmt.Sprint(map[string]any{"a": a, "b": v[1]})
+	})
+	if fmt.Sprint(comp) != fmt.Sprint(wantComp) {
+		t.Errorf("composite key: snapshot rows\n%v\nSELECT\n%v", comp, wantComp)
+	}
+
+	// The keyless table, captured explicitly: refused with the reason.
+	cfg2 := strings.Replace(cfg, "include: [ci, comp]", "include: [ci, comp, nokey]", 1)
+	d.stop()
+	d2 := startDaemon(t, cfg2)
+	d2.waitStreaming(t)
+	st2, err := d2.d.StartSnapshot(context.Background(), daemon.SnapshotRequest{Tables: []string{db.name + ".nokey"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := waitSnapshot(t, d2, st2.ID, "failed", time.Minute)
+	if msg := failed.Shards[0].Tables[0].Error; !strings.Contains(msg, "no primary or unique NOT NULL key") || !strings.Contains(msg, "nokey") {
+		t.Errorf("keyless table: %q, want the reason naming the table", msg)
+	}
+}
+
+// A WHERE filter emits only the subset; pause stops, resume goes on, cancel
+// ends; a control call without the admin token is refused.
+func TestSnapshotFilterAndControl(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	fillAccounts(t, dbs[0], 3000)
+	token := "it-admin-token-" + uniqueName("t")
+	t.Setenv("IT_SNAPSHOT_TOKEN", token)
+	cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 16, 1), "  listen: 127.0.0.1:0\n", "  listen: 127.0.0.1:0\n  token_env: IT_SNAPSHOT_TOKEN\n", 1)
+	cfg = strings.Replace(cfg, "    readers: 1\n", "    readers: 1\n    max_rows_per_second: 500\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	base := "http://" + d.d.AdminAddr()
+
+	// No token, wrong token: refused, nothing started.
+	for _, tok := range []string{"", "wrong-token-0123456789"} {
+		req, _ := http.NewRequest(http.MethodPost, base+"/snapshots", strings.NewReader(`{"tables":["`+dbs[0].name+`.accounts"]}`))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST /snapshots with token %q: HTTP %d, want 401", tok, resp.StatusCode)
+		}
+	}
+	if got := d.d.Snapshots(); len(got) != 0 {
+		t.Fatalf("a refused call started %d snapshots", len(got))
+	}
+
+	// The CLI, with the token: a filtered snapshot, paused, resumed.
+	bin := tidemarkBinary(t)
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := cliCommand(bin, append([]string{"snapshot", "--admin", base, "--token-env", "IT_SNAPSHOT_TOKEN"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tidemark snapshot %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := cli("start", "--tables", dbs[0].name+".accounts", "--where", "id % 10 = 0")
+	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	eventually(t, time.Minute, "some rows read", func() error {
+		if st, _ := d.d.Snapshot(id); len(st.Shards) == 0 || len(st.Shards[0].Tables) == 0 || st.Shards[0].Tables[0].Rows == 0 {
+			return fmt.Errorf("%+v", st)
+		}
+		return nil
+	})
+	cli("pause", id)
+	waitSnapshot(t, d, id, "paused", time.Minute)
+	st, _ := d.d.Snapshot(id)
+	paused := st.Shards[0].Tables[0].Rows
+	time.Sleep(2 * time.Second)
+	if st, _ := d.d.Snapshot(id); st.Shards[0].Tables[0].Rows > paused+16*2 {
+		t.Errorf("paused snapshot read on: %d rows, %d at the pause", st.Shards[0].Tables[0].Rows, paused)
+	}
+	cli("resume", id)
+	done := waitSnapshot(t, d, id, "done", 2*time.Minute)
+	if tb := done.Shards[0].Tables[0]; tb.Emitted != 300 {
+		t.Errorf("WHERE id %% 10 = 0 over 3000 rows: %d emitted, want 300", tb.Emitted)
+	}
+	if out := cli("status", id); !strings.Contains(out, "done") || !strings.Contains(out, "accounts") {
+		t.Errorf("status: %s", out)
+	}
+	n := len(e.snapshotKeys(t, e.topic("accounts")))
+	if n != 300 {
+		t.Errorf("%d op=r records, want 300", n)
+	}
+
+	// Cancel: it stops and says so.
+	out = cli("start", "--tables", dbs[0].name+".accounts")
+	id2 := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	cli("cancel", id2)
+	if st := waitSnapshot(t, d, id2, "cancelled", time.Minute); st.Shards[0].Tables[0].State != "cancelled" {
+		t.Errorf("cancelled snapshot: %+v", st)
+	}
+}
+
+// A table added to the allow-list is snapshotted on SIGHUP, without
+// restarting the other shards.
+func TestSnapshotAllowListAddedOnSIGHUP(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0, 1)
+	for _, db := range dbs {
+		exec(t, db.DB, "CREATE TABLE "+db.name+".late (id INT PRIMARY KEY, v VARCHAR(8))",
+			"INSERT INTO "+db.name+".late VALUES (1,'a'),(2,'b'),(3,'c')")
+	}
+	cfg := e.snapshotConfig([]int{0, 1}, "snapshot", 16, 1)
+	only := strings.Replace(cfg, "    - database: '"+e.base+"_shard_*'\n", "    - database: '"+e.base+"_shard_*'\n      include: [accounts]\n", 1)
+	// shard2 keeps its own allow-list: its pipeline must not restart.
+	only = strings.Replace(only, "  - name: shard2\n", "  - name: shard2\n    tables:\n      - database: '"+e.base+"_shard_*'\n        include: [accounts]\n", 1)
+	path := writeConfig(t, only)
+	p := startProcess(t, path)
+	base := waitShards(t, p, map[string][2]string{"shard1": {"streaming", ""}, "shard2": {"streaming", ""}})
+	if e.topicExists(t, e.topic("late")) {
+		t.Fatalf("late captured before it is allow-listed")
+	}
+	before := shardSince(t, base, "shard2")
+	if err := os.WriteFile(path, []byte(strings.Replace(only, "      include: [accounts]\n", "      include: [accounts, late]\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 2*time.Minute, "late snapshotted on shard1", func() error {
+		if !e.topicExists(t, e.topic("late")) {
+			return fmt.Errorf("no topic")
+		}
+		if n := len(e.snapshotKeys(t, e.topic("late"))); n != 3 {
+			return fmt.Errorf("%d snapshot rows", n)
+		}
+		return nil
+	})
+	if after := shardSince(t, base, "shard2"); after != before {
+		t.Errorf("shard2 restarted on a reload that did not concern it (since %s → %s)", before, after)
+	}
+	if !strings.Contains(p.output(), "tables added to the allow-list") {
+		t.Errorf("no log line about the added table")
+	}
+}
+
+// shardSince is when a shard's state last changed.
+func shardSince(t *testing.T, base, shard string) string {
+	t.Helper()
+	_, body, err := httpGet(base + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(body, `"shard": "`+shard+`"`)
+	if i < 0 {
+		t.Fatalf("no %s in %s", shard, body)
+	}
+	rest := body[i:]
+	j := strings.Index(rest, `"since": "`)
+	return rest[j : j+40]
+}
+
+// A new shard without a position (start: snapshot, the default) gets its
+// tables' whole state plus every later change.
+func TestSnapshotNewShardStart(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	w := newWorkload(dbs[0].DB, dbs[0].name, 0)
+	if err := w.run(context.Background(), 300); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(e.config([]int{0}, ""), "  heartbeat_period: 500ms\n", "  heartbeat_period: 500ms\n  snapshot:\n    chunk_size: 32\n", 1)
+	d := startDaemon(t, cfg) // start: snapshot is the default
+	d.waitStreaming(t)
+	if err := w.run(context.Background(), 200); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the start snapshot done", func() error {
+		all := d.d.Snapshots()
+		if len(all) != 1 || all[0].Reason != "start" || all[0].State != "done" {
+			return fmt.Errorf("%+v", all)
+		}
+		return nil
+	})
+	recs := e.waitFinalState(t, dbs, 2*time.Minute)
+	if err := checkSnapshotOrder(recs); err != nil {
+		t.Fatal(err)
+	}
+}
