@@ -192,6 +192,11 @@ type ShardDefaults struct {
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 }
 
+// DefaultPauseWhenThreadsRunning is snapshot.pause_when_threads_running
+// when no level sets it: pt-online-schema-change's --max-load default, a
+// server busier than that is not one to add chunk queries to.
+const DefaultPauseWhenThreadsRunning = 25
+
 // SnapshotConfig tunes incremental snapshots (snapshot/). Unset keys take
 // the defaults' or snapshot's defaults.
 type SnapshotConfig struct {
@@ -200,7 +205,7 @@ type SnapshotConfig struct {
 	// MaxRowsPerSecond caps the rows a shard's snapshots read per second (0: unpaced).
 	MaxRowsPerSecond *int `yaml:"max_rows_per_second"`
 	// PauseWhenThreadsRunning holds the readers while the server's
-	// Threads_running exceeds it (0: never).
+	// Threads_running exceeds it (default 25; 0: never).
 	PauseWhenThreadsRunning *int `yaml:"pause_when_threads_running"`
 	// MaxReplicaLag holds the readers while a replica source lags more (0: never).
 	MaxReplicaLag *time.Duration `yaml:"max_replica_lag"`
@@ -687,7 +692,10 @@ func (s *ShardConfig) snapshotConfig(d SnapshotConfig) snapshot.Config {
 	}
 	c := snapshot.Config{
 		ChunkSize: pick(own.ChunkSize, d.ChunkSize), Readers: pick(own.Readers, d.Readers),
-		MaxRowsPerSecond: pick(own.MaxRowsPerSecond, d.MaxRowsPerSecond), PauseThreadsRunning: pick(own.PauseWhenThreadsRunning, d.PauseWhenThreadsRunning),
+		MaxRowsPerSecond: pick(own.MaxRowsPerSecond, d.MaxRowsPerSecond), PauseThreadsRunning: DefaultPauseWhenThreadsRunning,
+	}
+	if own.PauseWhenThreadsRunning != nil || d.PauseWhenThreadsRunning != nil {
+		c.PauseThreadsRunning = pick(own.PauseWhenThreadsRunning, d.PauseWhenThreadsRunning) // 0: never
 	}
 	switch {
 	case own.MaxReplicaLag != nil:

@@ -5,6 +5,7 @@ package integration
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -282,4 +283,125 @@ func TestSnapshotNewShardStart(t *testing.T) {
 	if err := checkSnapshotOrder(recs); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Pacing: while the source's Threads_running is above
+// pause_when_threads_running the chunk readers hold (metrics and log say
+// so) and read nothing; once the load is gone the snapshot completes. And
+// max_rows_per_second caps what the readers read: never more than the rate
+// over the time elapsed, plus a burst of one second's rows and one chunk
+// per reader (an upper bound: a slow machine only reads less).
+func TestSnapshotPacing(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0)
+	fillAccounts(t, dbs[0], 2000)
+
+	t.Run("pause while Threads_running is high", func(t *testing.T) {
+		cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 64, 2),
+			"    readers: 2\n", "    readers: 2\n    pause_when_threads_running: 3\n", 1)
+		d := startDaemon(t, cfg)
+		d.waitStreaming(t)
+		// Load: four statements running on the source, on their own pool.
+		load, err := sql.Open("mysql", fmt.Sprintf("%s:%s@%s/", s.AdminUser, s.AdminPassword, s.Shards[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer load.Close()
+		var ids []int64
+		loadDone := make(chan struct{}, 4)
+		for range 4 {
+			c := conn(t, load)
+			var id int64
+			if err := c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+			go func() {
+				_, _ = c.ExecContext(context.Background(), "SELECT SLEEP(120)")
+				loadDone <- struct{}{}
+			}()
+		}
+		unload := func() {
+			for _, id := range ids {
+				if _, err := dbs[0].DB.Exec(fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+					t.Errorf("KILL QUERY %d: %v", id, err)
+				}
+			}
+			for range ids {
+				<-loadDone
+			}
+			ids = nil
+		}
+		defer func() {
+			if ids != nil {
+				unload()
+			}
+		}()
+		metrics := func() string {
+			_, m, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+			return m
+		}
+		eventually(t, time.Minute, "readers paused for threads_running", func() error {
+			m := metrics()
+			if metricSum(m, "tidemark_snapshot_paused") != 1 {
+				return fmt.Errorf("not paused")
+			}
+			return nil
+		})
+		st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{dbs[0].name + ".accounts"}})
+		// Held for several pressure checks (one a second): nothing read.
+		for range 3 {
+			time.Sleep(time.Second)
+			if got, _ := d.d.Snapshot(st.ID); len(got.Shards) > 0 && len(got.Shards[0].Tables) > 0 && got.Shards[0].Tables[0].Chunks > 0 {
+				t.Fatalf("chunks read under pressure: %+v", got.Shards[0].Tables[0])
+			}
+		}
+		m := metrics()
+		if metricSum(m, `tidemark_snapshot_pauses_total`) < 1 || !strings.Contains(m, `reason="threads_running"`) {
+			t.Errorf("no pause counted by reason:\n%s", grepLines(m, "tidemark_snapshot_pauses"))
+		}
+		unload()
+		done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+		if tb := done.Shards[0].Tables[0]; tb.Rows != 2000 {
+			t.Errorf("after the pressure: %+v", tb)
+		}
+		if metricSum(metrics(), "tidemark_snapshot_paused") != 0 {
+			t.Errorf("still reported paused")
+		}
+	})
+
+	t.Run("max_rows_per_second caps the readers", func(t *testing.T) {
+		cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 50, 2),
+			"    readers: 2\n", "    readers: 2\n    max_rows_per_second: 400\n", 1)
+		d := startDaemon(t, cfg)
+		d.waitStreaming(t)
+		began := time.Now()
+		st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{dbs[0].name + ".accounts"}})
+		for range 4 {
+			time.Sleep(500 * time.Millisecond)
+			got, _ := d.d.Snapshot(st.ID)
+			if len(got.Shards) == 0 || len(got.Shards[0].Tables) == 0 {
+				continue
+			}
+			rows := got.Shards[0].Tables[0].Rows
+			// A token bucket of one second's rows, paid after each chunk.
+			if limit := int64(400*time.Since(began).Seconds()) + 400 + 2*50; rows > limit {
+				t.Fatalf("%d rows read %.1fs after the start: more than max_rows_per_second allows (%d)", rows, time.Since(began).Seconds(), limit)
+			}
+		}
+		done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+		if tb := done.Shards[0].Tables[0]; tb.Rows != 2000 {
+			t.Errorf("paced snapshot: %+v", tb)
+		}
+	})
+}
+
+func grepLines(page, substr string) string {
+	var out []string
+	for _, l := range strings.Split(page, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

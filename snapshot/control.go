@@ -255,8 +255,18 @@ func (r *Runner) watchPressure(ctx context.Context) {
 	defer c.Close()
 	t := time.NewTicker(r.cfg.PressureInterval)
 	defer t.Stop()
+	failing := false
 	for {
-		reason := r.pressure(ctx, c)
+		reason, err := r.pressure(ctx, c)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			// Not pressure (the chunk queries will see a dead server), but
+			// the guard is blind meanwhile: say so.
+			r.log.Warn("snapshot: cannot read the source's load; readers are not paced by it until it can be read", "error", err)
+		case err == nil && failing:
+			r.log.Info("snapshot: the source's load can be read again")
+		}
+		failing = err != nil
 		was := r.pressured.Swap(reason != "")
 		switch {
 		case reason != "" && !was:
@@ -278,22 +288,29 @@ func (r *Runner) watchPressure(ctx context.Context) {
 }
 
 // pressure names why the source is under pressure ("" when it is not).
-// Failing to ask is not pressure: the chunk queries will see a dead server.
-func (r *Runner) pressure(ctx context.Context, c Conn) string {
+// Failing to ask is not pressure (the error says why it could not ask).
+func (r *Runner) pressure(ctx context.Context, c Conn) (string, error) {
 	if r.cfg.PauseThreadsRunning > 0 {
 		rows, err := c.Query(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_RUNNING'")
-		if err == nil && len(rows) == 1 {
+		if err != nil {
+			return "", err
+		}
+		if len(rows) == 1 {
 			if n, _ := strconv.Atoi(rows[0][0].S); n > r.cfg.PauseThreadsRunning {
-				return fmt.Sprintf("threads_running %d > %d", n, r.cfg.PauseThreadsRunning)
+				return fmt.Sprintf("threads_running %d > %d", n, r.cfg.PauseThreadsRunning), nil
 			}
 		}
 	}
 	if r.cfg.MaxReplicaLag > 0 {
-		if lag, ok, err := r.src.ReplicaLag(ctx, c); err == nil && ok && lag > r.cfg.MaxReplicaLag {
-			return fmt.Sprintf("replica_lag %s > %s", lag, r.cfg.MaxReplicaLag)
+		lag, ok, err := r.src.ReplicaLag(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if ok && lag > r.cfg.MaxReplicaLag {
+			return fmt.Sprintf("replica_lag %s > %s", lag, r.cfg.MaxReplicaLag), nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // waitPressure blocks while the source is under pressure.
