@@ -144,7 +144,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 		}
 	}
 
-	if full {
+	if full && (len(tm.PrimaryKey) > 0 || is == nil || len(is.PrimaryKey) == 0) {
 		for _, k := range tm.PrimaryKey {
 			if int(k) >= n {
 				return nil, nil, schemaUnknown(fmt.Errorf("table %s: primary key column %d out of range", qualified, k))
@@ -152,6 +152,8 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 			t.PrimaryKey = append(t.PrimaryKey, int(k))
 		}
 	} else {
+		// Minimal metadata, or a table without a PRIMARY KEY keyed by its
+		// first UNIQUE NOT NULL index (the binlog names only a PRIMARY KEY).
 		for _, k := range is.PrimaryKey {
 			i := t.ColumnIndex(k)
 			if i < 0 {

@@ -253,6 +253,6 @@ func Retryable(err error) bool { return Classify(err).Retryable() }
 
 // noPrimaryKeyError names the table.
 func noPrimaryKeyError(shard, database, table string) error {
-	return fmt.Errorf("shard %s table %s.%s: %w: add one, or exclude the table from the shard's tables allow-list",
+	return fmt.Errorf("shard %s table %s.%s: %w (nor a UNIQUE index over NOT NULL columns to key it by): add one, or exclude the table from the shard's tables allow-list",
 		shard, database, table, ErrNoPrimaryKey)
 }

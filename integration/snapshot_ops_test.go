@@ -405,3 +405,64 @@ func grepLines(page, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A table without a PRIMARY KEY but with a UNIQUE index over NOT NULL
+// columns is keyed by that index, streamed and snapshotted; one whose only
+// unique index allows NULL is refused, naming the table.
+func TestUniqueNotNullKey(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB,
+		"CREATE TABLE "+db.name+".uk (n INT, code VARCHAR(10) NOT NULL, region INT NOT NULL, v INT, UNIQUE KEY by_n (n), UNIQUE KEY by_code (code, region))",
+		"INSERT INTO "+db.name+".uk VALUES (1,'a',1,1),(2,'a',2,2),(3,'b',1,3),(NULL,'c',1,4)",
+	)
+	cfg := e.snapshotConfig([]int{0}, "current", 2, 1)
+	cfg = strings.Replace(cfg, "    - database: '"+e.base+"_shard_*'\n", "    - database: '"+e.base+"_shard_*'\n      include: [uk]\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{db.name + ".uk"}})
+	waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+	topic := e.prefix + "." + e.base + ".uk"
+	// by_n allows NULL: the key is by_code, (code, region).
+	want := sqlKeys(t, db, "uk", "code, region", func(v []string) string {
+		var r int32
+		fmt.Sscan(v[1], &r)
+		return fmt.Sprint(map[string]any{"code": v[0], "region": r})
+	})
+	if got := e.snapshotKeys(t, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("snapshot keys\n%v\nwant (the UNIQUE NOT NULL index's columns)\n%v", got, want)
+	}
+	exec(t, db.DB, "UPDATE "+db.name+".uk SET v = 9 WHERE code = 'b'", "DELETE FROM "+db.name+".uk WHERE code = 'a' AND region = 2")
+	dec := e.decoder(t)
+	eventually(t, time.Minute, "the update and the delete keyed by (code, region)", func() error {
+		var ops []string
+		for _, r := range e.readTopic(t, topic) {
+			rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Op == "u" || rec.Op == "d" {
+				ops = append(ops, rec.Op+fmt.Sprint(rec.Key))
+			}
+		}
+		if w := "[umap[code:b region:1] dmap[code:a region:2]]"; fmt.Sprint(ops) != w {
+			return fmt.Errorf("%v, want %s", ops, w)
+		}
+		return nil
+	})
+	d.stop()
+
+	exec(t, db.DB, "CREATE TABLE "+db.name+".uknull (code VARCHAR(10) NULL, UNIQUE KEY (code))")
+	cfg2 := strings.Replace(cfg, "include: [uk]", "include: [uk, uknull]", 1)
+	d2 := startDaemon(t, cfg2)
+	d2.waitStreaming(t)
+	exec(t, db.DB, "INSERT INTO "+db.name+".uknull VALUES ('x')")
+	eventually(t, time.Minute, "shard failed on the table without a usable key", func() error {
+		st := d2.d.Status()[0]
+		if st.State != daemon.StateFailed || !strings.Contains(st.LastError, db.name+".uknull") || !strings.Contains(st.LastError, "UNIQUE index over NOT NULL") {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	})
+}

@@ -49,7 +49,12 @@ type CatalogColumn struct {
 // CatalogTable is a table as information_schema shows it.
 type CatalogTable struct {
 	Columns    []CatalogColumn
-	PrimaryKey []string // column names, in key order
+	// PrimaryKey is the key's column names, in key order: the PRIMARY KEY,
+	// or for a table without one its first UNIQUE index over NOT NULL
+	// columns (whole columns, no prefix), which is what InnoDB itself
+	// clusters such a table by. KeyIndex names the index ("PRIMARY").
+	PrimaryKey []string
+	KeyIndex   string
 }
 
 // LoadTable reads db.table from information_schema; nil when the table does
@@ -85,13 +90,8 @@ func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table str
 		t.Columns[i].FSP, _ = strconv.Atoi(r[9].S)
 		t.Columns[i].OctetLength, _ = strconv.ParseInt(r[10].S, 10, 64)
 	}
-	rows, err = q.Query(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, db, table)
-	if err != nil {
-		return nil, fmt.Errorf("read primary key of %s.%s: %w", db, table, err)
-	}
-	for _, r := range rows {
-		t.PrimaryKey = append(t.PrimaryKey, r[0].S)
+	if err := loadKey(ctx, q, db, table, t); err != nil {
+		return nil, err
 	}
 	if flavor == change.FlavorMariaDB {
 		// MariaDB's JSON is LONGTEXT plus an automatic column CHECK
@@ -112,6 +112,47 @@ func LoadTable(ctx context.Context, q *Conn, flavor change.Flavor, db, table str
 		}
 	}
 	return t, nil
+}
+
+// loadKey fills t.PrimaryKey and t.KeyIndex from SHOW INDEX, which lists
+// the indexes in the server's own key order (PRIMARY first, then the UNIQUE
+// ones): the first unique index whose columns are all whole and NOT NULL.
+func loadKey(ctx context.Context, q *Conn, db, table string, t *CatalogTable) error {
+	rows, err := q.Query(ctx, "SHOW INDEX FROM "+QuoteIdent(db)+"."+QuoteIdent(table))
+	if err != nil {
+		return fmt.Errorf("read indexes of %s.%s: %w", db, table, err)
+	}
+	// Key_name, Non_unique, Seq_in_index, Column_name, Sub_part, Null are
+	// columns 2, 1, 3, 4, 7, 9 of SHOW INDEX (MySQL and MariaDB alike).
+	type index struct {
+		cols   []string
+		usable bool
+	}
+	var order []string
+	byName := map[string]*index{}
+	for _, r := range rows {
+		if len(r) < 10 {
+			return fmt.Errorf("read indexes of %s.%s: short row", db, table)
+		}
+		name := r[2].S
+		ix := byName[name]
+		if ix == nil {
+			ix = &index{usable: r[1].S == "0"}
+			byName[name] = ix
+			order = append(order, name)
+		}
+		ix.cols = append(ix.cols, r[4].S)
+		if !r[7].Null || r[9].S == "YES" || r[4].Null { // a prefix, a nullable column, an expression
+			ix.usable = false
+		}
+	}
+	for _, name := range order {
+		if ix := byName[name]; ix.usable {
+			t.PrimaryKey, t.KeyIndex = ix.cols, name
+			return nil
+		}
+	}
+	return nil
 }
 
 // LoadCollations reads the server's collations by id, with their character
