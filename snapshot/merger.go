@@ -89,9 +89,9 @@ type Window struct {
 	ready  bool
 	high   string // GTID set of the high watermark, or
 	signal string // the id of the high watermark's signal row
-	rows  []change.Event
-	apply func(p *Progress, emitted, superseded int) // the chunk's progress, applied when emitted
-	done  chan WindowResult
+	rows   []change.Event
+	apply  func(p *Progress, emitted, superseded int) // the chunk's progress, applied when emitted
+	done   chan WindowResult
 }
 
 // WindowResult is what became of a chunk.
@@ -117,7 +117,9 @@ func (m *Merger) Open(db, table string) *Window {
 // Ready hands the chunk's rows (op=r events of the table) and its high
 // watermark to the merger. apply is called with the progress document, under
 // the merger's lock, when the chunk is emitted (to move the range's key and
-// counters): it must only update that document.
+// counters): it must only update that document. rows is handed over: the
+// merger filters it in place and Due returns it, so the caller must not
+// touch it again.
 func (w *Window) Ready(high change.Position, rows []change.Event, apply func(p *Progress, emitted, superseded int)) {
 	w.m.mu.Lock()
 	w.ready, w.high, w.rows, w.apply = true, high.GTIDSet, rows, apply
@@ -251,15 +253,25 @@ func (m *Merger) Due(at change.Position) ([]change.Event, error) {
 			if w.overflow {
 				res.Retry = true
 			} else {
+				// Filter in place; the rows are the chunk reader's, handed over.
+				kept := w.rows[:0]
+				var buf [64]byte
 				for i := range w.rows {
 					ev := &w.rows[i]
-					if _, superseded := w.keys[KeyString(ev.Table, ev.After)]; superseded {
-						res.Superseded++
-						continue
+					if len(w.keys) > 0 {
+						if _, superseded := w.keys[string(AppendKey(buf[:0], ev.Table, ev.After))]; superseded {
+							res.Superseded++
+							continue
+						}
 					}
 					ev.Source.File, ev.Source.Pos = at.File, at.Pos
-					out = append(out, *ev)
-					res.Emitted++
+					kept = append(kept, *ev)
+				}
+				res.Emitted = len(kept)
+				if out == nil {
+					out = kept
+				} else {
+					out = append(out, kept...)
 				}
 				w.apply(m.progress, res.Emitted, res.Superseded)
 				changed = true
@@ -333,46 +345,45 @@ func (m *Merger) encode() {
 // identity of a Kafka key (two rows have equal strings iff their canonical
 // key values are equal).
 func KeyString(t *schema.Table, row change.Row) string {
-	var b strings.Builder
+	var buf [64]byte
+	return string(AppendKey(buf[:0], t, row))
+}
+
+// AppendKey appends KeyString's bytes to dst: a map lookup by
+// string(AppendKey(...)) on a stack buffer does not allocate.
+func AppendKey(dst []byte, t *schema.Table, row change.Row) []byte {
 	for j, i := range t.PrimaryKey {
 		if j > 0 {
-			b.WriteByte(0)
+			dst = append(dst, 0)
 		}
 		if i >= len(row) {
-			b.WriteString("?")
+			dst = append(dst, '?')
 			continue
 		}
 		switch v := row[i].(type) {
 		case nil:
-			b.WriteString("n")
+			dst = append(dst, 'n')
 		case int32:
-			b.WriteString("i")
-			b.WriteString(strconv.FormatInt(int64(v), 10))
+			dst = strconv.AppendInt(append(dst, 'i'), int64(v), 10)
 		case int64:
-			b.WriteString("i")
-			b.WriteString(strconv.FormatInt(v, 10))
+			dst = strconv.AppendInt(append(dst, 'i'), v, 10)
 		case uint64:
-			b.WriteString("i")
-			b.WriteString(strconv.FormatUint(v, 10))
+			dst = strconv.AppendUint(append(dst, 'i'), v, 10)
 		case string:
-			b.WriteString("s")
-			b.WriteString(v)
+			dst = append(append(dst, 's'), v...)
 		case []byte:
-			b.WriteString("b")
-			b.Write(v)
+			dst = append(append(dst, 'b'), v...)
 		case bool:
-			b.WriteString(strconv.FormatBool(v))
+			dst = strconv.AppendBool(dst, v)
 		case float32:
-			b.WriteString("f")
-			b.WriteString(strconv.FormatUint(uint64(math.Float32bits(v)), 16))
+			dst = strconv.AppendUint(append(dst, 'f'), uint64(math.Float32bits(v)), 16)
 		case float64:
-			b.WriteString("f")
-			b.WriteString(strconv.FormatUint(math.Float64bits(v), 16))
+			dst = strconv.AppendUint(append(dst, 'f'), math.Float64bits(v), 16)
 		default:
-			fmt.Fprintf(&b, "%T:%v", v, v)
+			dst = fmt.Appendf(dst, "%T:%v", v, v)
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // highSuffix ends the id of a high-watermark signal row.

@@ -117,7 +117,9 @@ func parseProgress(b []byte) (*Progress, error) {
 }
 
 // active reports whether the request still has work.
-func (r *Request) active() bool { return r.State == StateQueued || r.State == StateRunning || r.State == StatePaused }
+func (r *Request) active() bool {
+	return r.State == StateQueued || r.State == StateRunning || r.State == StatePaused
+}
 
 // finished reports whether every table of the request is done (or failed).
 func (r *Request) finished() bool {
