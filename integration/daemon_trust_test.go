@@ -264,6 +264,10 @@ func TestDaemonXARollback(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.SetMaxOpenConns(1)
+		var session int64
+		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&session); err != nil {
+			t.Fatal(err)
+		}
 		for _, q := range []string{
 			"XA START '" + xid + "'",
 			fmt.Sprintf("INSERT INTO %s (id, email, version, balance) VALUES (%d, 'xa@example.com', 1, 1.00)", table, id),
@@ -274,6 +278,20 @@ func TestDaemonXARollback(t *testing.T) {
 			}
 		}
 		c.Close()
+		// Close only sends COM_QUIT: until the server has ended the session,
+		// the XID stays attached to it and other sessions get XAER_NOTA. The
+		// server detaches the XID before it drops the session from its
+		// process list.
+		eventually(t, 30*time.Second, "XA session "+xid+" ended", func() error {
+			var n int
+			if err := dbs[0].QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", session).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				return fmt.Errorf("session %d still in the process list", session)
+			}
+			return nil
+		})
 		if outcome != "" {
 			exec(t, dbs[0].DB, "XA "+outcome+" '"+xid+"'")
 		}
