@@ -76,6 +76,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		return nil, err
 	}
 	var pipelines []*pipeline
+	fresh := newFreshShards() // one for the fleet: new shards do not refuse each other
 	for _, sc := range cfg.Shards {
 		p, err := newPipeline(cfg, sc, shared, d.stages, log)
 		if err != nil {
@@ -86,6 +87,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		p.tracker = tr
 		p.metrics = d.metrics
 		p.hooks = d.hooks
+		p.fresh = fresh
 		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, sup: &supervisor{
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
 			classify: Classify, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,

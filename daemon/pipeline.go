@@ -79,8 +79,9 @@ type pipeline struct {
 	hooks       Hooks
 	moves       *moveChecker // nil unless topics.rows_move_between_shards
 	shardTables []TableFilter
-	start       string // what to do without a stored position: "current"
-	acceptNew   bool   // accept_missing_position: no refusal when other shards have positions
+	start       string       // what to do without a stored position: "current"
+	acceptNew   bool         // accept_missing_position: no refusal when other shards have positions
+	fresh       *freshShards // shared by the daemon's pipelines: who started without a position
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
@@ -275,6 +276,12 @@ func (p *pipeline) run(ctx context.Context) error {
 // a renamed shard or a changed positions topic, which would silently skip
 // every change since the shard's real position: refused (ErrMissingPosition)
 // unless accept_missing_position confirms a new shard.
+//
+// Positions of the shards of this process that themselves started without
+// one (p.fresh) do not count: on a first start of several shards, the
+// quickest stores its first position before the others ask, and they are
+// all new. A shard starting without a position is marked fresh here, before
+// it can write anything.
 func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, error) {
 	pos, found, err := w.LoadPosition(ctx)
 	if err != nil {
@@ -286,11 +293,12 @@ func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Po
 	}
 	topic := p.routerCfg.PositionsTopic
 	if !p.acceptNew {
-		others, err := w.OtherShards(ctx)
+		listed, err := w.OtherShards(ctx)
 		if err != nil {
 			return change.Position{}, inStage(stageKafka, fmt.Errorf("list the shards with positions in %s: %w", topic, err))
 		}
-		if len(others) > 0 {
+		// Filtered after listing: a fresh shard is marked before it writes.
+		if others := p.fresh.others(listed); len(others) > 0 {
 			shown := others
 			if len(shown) > 10 {
 				shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(others)-10))
@@ -301,6 +309,7 @@ func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Po
 				p.shard, ErrMissingPosition, topic, len(others), strings.Join(shown, ", "), p.start)
 		}
 	}
+	p.fresh.mark(p.shard)
 	p.log.Warn("no stored position: starting at the server's current position; changes committed before it are not captured",
 		"positions_topic", topic, "start", p.start)
 	p.metrics.startsWithoutPosition.WithLabelValues(p.shard).Inc()
