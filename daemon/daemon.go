@@ -44,9 +44,12 @@ type shard struct {
 // can make a real stage of one shard fail (panic, stall) while the others
 // run. Production code leaves them unset.
 type Hooks struct {
-	// Stage is called with the shard and the stage: "binlog" before each
-	// event the reader hands to the queue, "encode" for each batch the
+	// Stage is called with the shard and the stage: "start" once per
+	// lifetime before the shard loads its stored position, "binlog" before
+	// each event the reader hands to the queue, "encode" for each batch the
 	// encoder takes, "kafka" for each position the writer commits.
+	// "start" is called from the lifetime's own goroutine, where the
+	// supervisor recovers a panic like a stage's.
 	Stage func(shard, stage string)
 }
 

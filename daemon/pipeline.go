@@ -283,6 +283,7 @@ func (p *pipeline) run(ctx context.Context) error {
 // all new. A shard starting without a position is marked fresh here, before
 // it can write anything.
 func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, error) {
+	p.hook(stageStart)
 	pos, found, err := w.LoadPosition(ctx)
 	if err != nil {
 		return change.Position{}, inStage(stageKafka, fmt.Errorf("load position: %w", err))
