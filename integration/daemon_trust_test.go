@@ -40,6 +40,15 @@ func TestDaemonStagePanicStaysInShard(t *testing.T) {
 				}
 			}}
 			d := startDaemon(t, e.config([]int{0, 1}, ""), daemon.WithHooks(hooks))
+			// shard1 starts at the server's current position: its part of the
+			// topic can only be exact for rows written once it streams. Not
+			// waitStreaming: shard2 may already have panicked by then.
+			eventually(t, time.Minute, "shard1 streaming", func() error {
+				if st := d.status(t, "shard1"); st.State != daemon.StateStreaming {
+					return fmt.Errorf("shard1 %s (%s)", st.State, st.LastError)
+				}
+				return nil
+			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			g := runWorkloads(ctx, dbs, 0)
