@@ -51,9 +51,12 @@ type shard struct {
 // can make a real stage of one shard fail (panic, stall) while the others
 // run. Production code leaves them unset.
 type Hooks struct {
-	// Stage is called with the shard and the stage: "binlog" before each
-	// event the reader hands to the queue, "encode" for each batch the
+	// Stage is called with the shard and the stage: "start" once per
+	// lifetime before the shard loads its stored position, "binlog" before
+	// each event the reader hands to the queue, "encode" for each batch the
 	// encoder takes, "kafka" for each position the writer commits.
+	// "start" is called from the lifetime's own goroutine, where the
+	// supervisor recovers a panic like a stage's.
 	Stage func(shard, stage string)
 }
 
@@ -83,6 +86,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		return nil, err
 	}
 	var pipelines []*pipeline
+	fresh := newFreshShards() // one for the fleet: new shards do not refuse each other
 	for _, sc := range cfg.Shards {
 		p, err := newPipeline(cfg, sc, shared, d.stages, log)
 		if err != nil {
@@ -93,6 +97,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		p.tracker = tr
 		p.metrics = d.metrics
 		p.hooks = d.hooks
+		p.fresh = fresh
 		d.shards = append(d.shards, &shard{cfg: sc, tracker: tr, pipeline: p, revive: make(chan struct{}, 1), sup: &supervisor{
 			shard: sc.Name, log: log, tracker: tr, metrics: d.metrics, run: p.run,
 			classify: Classify, minBackoff: time.Second, maxBackoff: time.Minute, stableAfter: 5 * time.Minute,

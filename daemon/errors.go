@@ -69,6 +69,9 @@ const (
 	stageBinlog = "binlog"
 	stageEncode = "encode"
 	stageKafka  = "kafka"
+	// stageStart is only a hook point (Hooks.Stage), not a stage of errors:
+	// the start of a lifetime, before the stored position is loaded.
+	stageStart = "start"
 )
 
 // stageError tags an error with the pipeline stage that returned it, so that

@@ -85,8 +85,9 @@ type pipeline struct {
 	snapCfg     snapshot.Config
 	settingsMu  sync.Mutex // guards readerCfg.Include and shardTables, which a reload changes
 	shardTables []TableFilter
-	start       string // what to do without a stored position: "current"
-	acceptNew   bool   // accept_missing_position: no refusal when other shards have positions
+	start       string       // what to do without a stored position: "current"
+	acceptNew   bool         // accept_missing_position: no refusal when other shards have positions
+	fresh       *freshShards // shared by the daemon's pipelines: who started without a position
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
@@ -316,7 +317,14 @@ func (p *pipeline) run(ctx context.Context) error {
 // a renamed shard or a changed positions topic, which would silently skip
 // every change since the shard's real position: refused (ErrMissingPosition)
 // unless accept_missing_position confirms a new shard.
+//
+// Positions of the shards of this process that themselves started without
+// one (p.fresh) do not count: on a first start of several shards, the
+// quickest stores its first position before the others ask, and they are
+// all new. A shard starting without a position is marked fresh here, before
+// it can write anything.
 func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Position, bool, error) {
+	p.hook(stageStart)
 	pos, found, err := w.LoadPosition(ctx)
 	if err != nil {
 		return change.Position{}, false, inStage(stageKafka, fmt.Errorf("load position: %w", err))
@@ -327,11 +335,12 @@ func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Po
 	}
 	topic := p.routerCfg.PositionsTopic
 	if !p.acceptNew {
-		others, err := w.OtherShards(ctx)
+		listed, err := w.OtherShards(ctx)
 		if err != nil {
 			return change.Position{}, false, inStage(stageKafka, fmt.Errorf("list the shards with positions in %s: %w", topic, err))
 		}
-		if len(others) > 0 {
+		// Filtered after listing: a fresh shard is marked before it writes.
+		if others := p.fresh.others(listed); len(others) > 0 {
 			shown := others
 			if len(shown) > 10 {
 				shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(others)-10))
@@ -342,6 +351,7 @@ func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Po
 				p.shard, ErrMissingPosition, topic, len(others), strings.Join(shown, ", "), p.start)
 		}
 	}
+	p.fresh.mark(p.shard)
 	if p.start == StartSnapshot {
 		p.log.Warn("no stored position: starting at the server's current position and snapshotting every allow-listed table",
 			"positions_topic", topic, "start", p.start)

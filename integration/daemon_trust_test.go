@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +40,15 @@ func TestDaemonStagePanicStaysInShard(t *testing.T) {
 				}
 			}}
 			d := startDaemon(t, e.config([]int{0, 1}, ""), daemon.WithHooks(hooks))
+			// shard1 starts at the server's current position: its part of the
+			// topic can only be exact for rows written once it streams. Not
+			// waitStreaming: shard2 may already have panicked by then.
+			eventually(t, time.Minute, "shard1 streaming", func() error {
+				if st := d.status(t, "shard1"); st.State != daemon.StateStreaming {
+					return fmt.Errorf("shard1 %s (%s)", st.State, st.LastError)
+				}
+				return nil
+			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			g := runWorkloads(ctx, dbs, 0)
@@ -179,6 +189,61 @@ func TestDaemonMissingPosition(t *testing.T) {
 	e.waitRecords(t, "accounts", 2)
 }
 
+// A first start of several shards with an empty positions topic: the
+// quickest shard stores its first position before another one asks which
+// shards have positions. Both are new, so neither is refused. shard2 is held
+// at the start of its lifetime until shard1 has committed a position: the
+// order that lost the race before.
+func TestDaemonFreshShardsFirstStart(t *testing.T) {
+	s := stackEnv(t)
+	e, dbs := newAccountsE2E(t, s, 0, 1)
+	shard1Committed := make(chan struct{})
+	var once sync.Once
+	var shard2Early atomic.Bool
+	hooks := daemon.Hooks{Stage: func(shard, stage string) {
+		switch {
+		case shard == "shard1" && stage == "kafka":
+			once.Do(func() { close(shard1Committed) })
+		case shard == "shard2" && stage == "start":
+			select {
+			case <-shard1Committed:
+			case <-time.After(time.Minute): // a deadline, not a delay: shard1 never committed
+				shard2Early.Store(true)
+			}
+		}
+	}}
+	d := startDaemon(t, e.config([]int{0, 1}, ""), daemon.WithHooks(hooks))
+	eventually(t, time.Minute, "shard1 streaming", func() error {
+		if st := d.status(t, "shard1"); st.State != daemon.StateStreaming {
+			return fmt.Errorf("shard1 %s (%s)", st.State, st.LastError)
+		}
+		return nil
+	})
+	// A row makes shard1 commit even between heartbeats.
+	exec(t, dbs[0].DB, "INSERT INTO "+dbs[0].name+".accounts (id, email, version, balance) VALUES (1, 'a@example.com', 1, 1.00)")
+	d.waitStreaming(t)
+	if shard2Early.Load() {
+		t.Fatalf("shard1 committed no position within a minute: the test did not reproduce the order of the race")
+	}
+	for _, name := range []string{"shard1", "shard2"} {
+		if st := d.status(t, name); !st.StartedWithoutPosition {
+			t.Errorf("%s %+v, want started_without_position", name, st)
+		}
+	}
+	exec(t, dbs[1].DB, "INSERT INTO "+dbs[1].name+".accounts (id, email, version, balance) VALUES (2000000001, 'b@example.com', 1, 1.00)")
+	e.waitRecords(t, "accounts", 2)
+	d.stop()
+
+	// The next start resumes both from their stored positions.
+	d = startDaemon(t, e.config([]int{0, 1}, ""))
+	d.waitStreaming(t)
+	for _, name := range []string{"shard1", "shard2"} {
+		if st := d.status(t, name); st.StartedWithoutPosition {
+			t.Errorf("restart: %s %+v, want resumed from its stored position", name, st)
+		}
+	}
+}
+
 // A positions topic with retention instead of compaction would lose
 // positions: the shard refuses to start, naming the topic and the fix.
 func TestDaemonPositionsTopicNotCompacted(t *testing.T) {
@@ -264,6 +329,10 @@ func TestDaemonXARollback(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.SetMaxOpenConns(1)
+		var session int64
+		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&session); err != nil {
+			t.Fatal(err)
+		}
 		for _, q := range []string{
 			"XA START '" + xid + "'",
 			fmt.Sprintf("INSERT INTO %s (id, email, version, balance) VALUES (%d, 'xa@example.com', 1, 1.00)", table, id),
@@ -274,12 +343,27 @@ func TestDaemonXARollback(t *testing.T) {
 			}
 		}
 		c.Close()
+		// Close only sends COM_QUIT: until the server has ended the session,
+		// the XID stays attached to it and other sessions get XAER_NOTA. The
+		// server detaches the XID before it drops the session from its
+		// process list.
+		eventually(t, 30*time.Second, "XA session "+xid+" ended", func() error {
+			var n int
+			if err := dbs[0].QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", session).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				return fmt.Errorf("session %d still in the process list", session)
+			}
+			return nil
+		})
 		if outcome != "" {
 			exec(t, dbs[0].DB, "XA "+outcome+" '"+xid+"'")
 		}
 	}
 	committed, undone := uniqueName("commit"), uniqueName("undone") // XIDs are server-wide
-	t.Cleanup(func() { // a failed run must not leave prepared transactions on the shard
+	// A failed run must not leave prepared transactions on the shard.
+	t.Cleanup(func() {
 		_, _ = dbs[0].Exec("XA ROLLBACK '" + undone + "'")
 		_, _ = dbs[0].Exec("XA ROLLBACK '" + committed + "'")
 	})
