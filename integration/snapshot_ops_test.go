@@ -127,7 +127,7 @@ func TestSnapshotFilterAndControl(t *testing.T) {
 	token := "it-admin-token-" + uniqueName("t")
 	t.Setenv("IT_SNAPSHOT_TOKEN", token)
 	cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 16, 1), "  listen: 127.0.0.1:0\n", "  listen: 127.0.0.1:0\n  token_env: IT_SNAPSHOT_TOKEN\n", 1)
-	cfg = strings.Replace(cfg, "    readers: 1\n", "    readers: 1\n    max_rows_per_second: 500\n", 1)
+	cfg = strings.Replace(cfg, "    readers: 1\n", "    readers: 1\n    max_rows_per_second: 50\n", 1) // 300 rows take seconds: time to pause
 	d := startDaemon(t, cfg)
 	d.waitStreaming(t)
 	base := "http://" + d.d.AdminAddr()
@@ -186,9 +186,24 @@ func TestSnapshotFilterAndControl(t *testing.T) {
 	if out := cli("status", id); !strings.Contains(out, "done") || !strings.Contains(out, "accounts") {
 		t.Errorf("status: %s", out)
 	}
+	// --watch on a finished snapshot returns at once with its status.
+	if out := cli("status", id, "--watch"); !strings.Contains(out, "accounts") || !strings.Contains(out, "100") {
+		t.Errorf("status --watch: %s", out)
+	} else {
+		t.Logf("status --watch of a finished snapshot:\n%s", out)
+	}
 	n := len(e.snapshotKeys(t, e.topic("accounts")))
 	if n != 300 {
 		t.Errorf("%d op=r records, want 300", n)
+	}
+
+	// start --watch follows the live snapshot (a bar per table on a
+	// terminal; mpb draws none into a pipe) and returns with the final
+	// status when it ends.
+	if out := cli("start", "--tables", dbs[0].name+".accounts", "--where", "id % 50 = 0", "--watch"); !strings.Contains(out, "accounts") || !strings.Contains(out, "done") {
+		t.Errorf("start --watch: %s", out)
+	} else {
+		t.Logf("start --watch:\n%s", out)
 	}
 
 	// Cancel: it stops and says so.
