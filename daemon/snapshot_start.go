@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/tidemark-cdc/tidemark/snapshot"
 )
 
@@ -39,7 +41,7 @@ func (p *pipeline) autoSnapshots(ctx context.Context, r *snapshot.Runner, m *sna
 		}
 		before := newTableFilter(old)
 		var added []string
-		err := retryCtx(ctx, func() error {
+		err := p.retryCtx(ctx, "list the tables to compare with the stored allow-list", func() error {
 			all, err := r.Tables(ctx, []string{"*.*"})
 			added = added[:0]
 			for _, t := range all {
@@ -59,7 +61,7 @@ func (p *pipeline) autoSnapshots(ctx context.Context, r *snapshot.Runner, m *sna
 		}
 	}
 	if spec != nil {
-		err := retryCtx(ctx, func() error {
+		err := p.retryCtx(ctx, "queue the "+spec.Reason+" snapshot", func() error {
 			_, err := r.Start(ctx, *spec)
 			var re *snapshot.RequestError
 			if errors.As(err, &re) {
@@ -75,23 +77,18 @@ func (p *pipeline) autoSnapshots(ctx context.Context, r *snapshot.Runner, m *sna
 	m.Update(func(pr *snapshot.Progress) { pr.AllowList = rules })
 }
 
-// retryCtx runs fn until it succeeds or ctx ends, with backoff.
-func retryCtx(ctx context.Context, fn func() error) error {
-	wait := 200 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil || ctx.Err() != nil {
-			return ctx.Err()
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, 10*time.Second)
+// retryCtx runs fn until it succeeds or ctx ends, with backoff, each
+// failure a WARN naming what it was for.
+func (p *pipeline) retryCtx(ctx context.Context, what string, fn func() error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 10*time.Second, 0
+	err := backoff.RetryNotify(fn, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
+		p.log.Warn("snapshot: could not "+what+"; retrying", "error", err, "retry_in", wait.String())
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return err
 }
 
 func splitTable(t string) (db, table string) {

@@ -48,7 +48,7 @@ type CatalogColumn struct {
 
 // CatalogTable is a table as information_schema shows it.
 type CatalogTable struct {
-	Columns    []CatalogColumn
+	Columns []CatalogColumn
 	// PrimaryKey is the key's column names, in key order: the PRIMARY KEY,
 	// or for a table without one its first UNIQUE index over NOT NULL
 	// columns (whole columns, no prefix), which is what InnoDB itself

@@ -78,25 +78,12 @@ func (q *Conn) Query(ctx context.Context, stmt string, args ...any) ([][]Value, 
 	if err := q.connect(ctx); err != nil {
 		return nil, err
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	c := q.c
-	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
-	res, err := c.Execute(stmt, args...)
-	if !stop() || err != nil {
-		var me *gomysql.MyError
-		if !errors.As(err, &me) { // not a server error: the connection is unusable
-			_ = c.Close()
-			q.c = nil
-		}
-		if err == nil || ctx.Err() != nil {
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && parent.Err() == nil {
-				return nil, fmt.Errorf("query %q: %w after %s", abbreviate(stmt), ErrQueryTimeout, queryTimeout)
-			}
-			return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
-		}
-		return nil, fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	var res *gomysql.Result
+	if err := q.run(ctx, stmt, queryTimeout, func(c *client.Conn) (err error) {
+		res, err = c.Execute(stmt, args...)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	if res == nil || res.Resultset == nil {
 		return nil, nil
@@ -114,6 +101,35 @@ func (q *Conn) Query(ctx context.Context, stmt string, args ...any) ([][]Value, 
 		}
 	}
 	return rows, nil
+}
+
+// run runs one statement's exchange on the open connection within timeout.
+// ctx or the timeout cancels it by closing the connection; so does any
+// error that is not the server's answer (the connection is then unusable
+// and the next statement reconnects). Errors name the statement and carry
+// the server's error class.
+func (q *Conn) run(ctx context.Context, stmt string, timeout time.Duration, exchange func(c *client.Conn) error) error {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := q.c
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	err := exchange(c)
+	if stop() && err == nil {
+		return nil
+	}
+	var me *gomysql.MyError
+	if !errors.As(err, &me) { // not a server error: the connection is unusable
+		_ = c.Close()
+		q.c = nil
+	}
+	if err == nil || ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && parent.Err() == nil {
+			return fmt.Errorf("query %q: %w after %s", abbreviate(stmt), ErrQueryTimeout, timeout)
+		}
+		return fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
+	}
+	return fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
 }
 
 // Connected reports whether the connection is open: after a failed Query,

@@ -3,11 +3,11 @@ package mysql
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/tidemark-cdc/tidemark/change"
@@ -82,13 +82,8 @@ func (q *Conn) QueryRows(ctx context.Context, convs []Converter, stmt string, ar
 	if err := q.connect(ctx); err != nil {
 		return err
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, chunkQueryTimeout)
-	defer cancel()
-	c := q.c
-	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	var fnErr error
-	err := func() error {
+	err := q.run(ctx, stmt, chunkQueryTimeout, func(c *client.Conn) error {
 		st, err := c.Prepare(stmt)
 		if err != nil {
 			return err
@@ -117,20 +112,9 @@ func (q *Conn) QueryRows(ctx context.Context, convs []Converter, stmt string, ar
 			fnErr = fn(row, size)
 			return nil
 		}, nil, args...)
-	}()
-	if !stop() || err != nil {
-		var me *gomysql.MyError
-		if !errors.As(err, &me) { // not a server error: the connection is unusable
-			_ = c.Close()
-			q.c = nil
-		}
-		if err == nil || ctx.Err() != nil {
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && parent.Err() == nil {
-				return fmt.Errorf("query %q: %w after %s", abbreviate(stmt), ErrQueryTimeout, chunkQueryTimeout)
-			}
-			return fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
-		}
-		return fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	})
+	if err != nil {
+		return err
 	}
 	return fnErr
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
@@ -665,30 +666,24 @@ func (r *Runner) pace(ctx context.Context, n int) error {
 // retrying cannot cure (a server error: a bad WHERE, a missing table, a
 // privilege): connection problems are retried with backoff.
 func (r *Runner) retry(ctx context.Context, table string, fn func() error) error {
-	wait := 100 * time.Millisecond
-	for {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 30*time.Second, 0
+	err := backoff.RetryNotify(func() error {
 		err := fn()
 		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if _, server := mysql.ServerErrorCode(err); server || errors.Is(err, mysql.ErrUndecodable) || errors.Is(err, mysql.ErrAccessDenied) {
-			return err
+			return backoff.Permanent(err)
 		}
 		var ute *schema.UnsupportedTypeError
-		if errors.As(err, &ute) {
-			return err
+		if _, server := mysql.ServerErrorCode(err); server || errors.Is(err, mysql.ErrUndecodable) ||
+			errors.Is(err, mysql.ErrAccessDenied) || errors.As(err, &ute) {
+			return backoff.Permanent(err)
 		}
+		return err
+	}, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
 		r.log.Warn("snapshot query failed; retrying", "table", table, "error", err, "retry_in", wait.String())
 		r.metrics.retries.WithLabelValues(r.shard, table).Inc()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, 30*time.Second)
-	}
+	})
+	return err
 }
 
 // noteRate starts this lifetime's rate measurement of a table.
