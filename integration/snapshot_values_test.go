@@ -92,8 +92,8 @@ func TestSnapshotTypeMatrix(t *testing.T) {
 		if id == 2 {
 			t.Logf("row 2 from the snapshot: f=%#v ts6=%#v uid=%#v b12=%#v el=%#v l1=%#v j=%#v", s.After["f"], s.After["ts6"], s.After["uid"], s.After["b12"], s.After["el"], s.After["l1"], s.After["j"])
 		}
-		if snap := s.Source["snapshot"]; snap != "incremental" {
-			t.Errorf("id %d: snapshot read's source.snapshot %v, want incremental", id, snap)
+		if snap := s.Source["snapshot"]; snap != "incremental" || s.Source["gtid"] != nil || s.Before != nil {
+			t.Errorf("id %d: snapshot read's source.snapshot %v (want incremental), gtid %v (want null), before %v", id, snap, s.Source["gtid"], s.Before)
 		}
 	}
 }
