@@ -28,7 +28,7 @@ import (
 // REPLICATION CLIENT/BINLOG MONITOR, SELECT), and that from is still in the
 // server's binlogs. binlog_row_metadata other than FULL is a failure unless
 // Config.AllowMinimalRowMetadata accepts the information_schema fallback
-// and its caveats (tableschema.go); Check then logs a warning.
+// and its caveats (mysql/tablebuild.go); Check then logs a warning.
 func (r *Reader) Check(ctx context.Context, from change.Position) error {
 	q := mysql.NewConn(r.cfg.conn())
 	defer q.Close()

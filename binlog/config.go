@@ -62,7 +62,7 @@ type Config struct {
 	// AllowMinimalRowMetadata lets Check accept a server without
 	// binlog_row_metadata=FULL: table schemas then come from
 	// information_schema, which is wrong for rows written before some DDL
-	// (see tableschema.go). Off by default.
+	// (see mysql/tablebuild.go). Off by default.
 	AllowMinimalRowMetadata bool
 	// MinBinlogRetention is the shortest binlog retention Check accepts
 	// (default 24h; negative disables the check): a shorter one lets a

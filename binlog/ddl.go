@@ -8,7 +8,7 @@ import (
 // The reader does not interpret DDL: table shapes come from table-map
 // events. It only needs to know which tables a DDL statement may have
 // changed, to drop their cached information_schema view (see
-// tableschema.go). ddlTargets is therefore deliberately lenient: it names
+// mysql/tablebuild.go). ddlTargets is therefore deliberately lenient: it names
 // the tables of the statements that change a table's columns or keys, says
 // "all" when it cannot tell, and nothing for statements that change no
 // table (GRANT, CREATE VIEW, ...). Over-invalidating costs a metadata query;

@@ -17,7 +17,7 @@
 // each event; rows of tables outside the allow-list are not even decoded
 // (rowFilter). The Run goroutine then tracks transactions (transaction.go),
 // resolves each rows event's table to a *schema.Table and compiled value
-// converters (tablecache.go, tableschema.go), converts the values in place
+// converters (tablecache.go, mysql/tablebuild.go), converts the values in place
 // (mysql.Converter) and Puts one change.Event per row into the Sink.
 //
 // # Positions and delivery
@@ -64,5 +64,5 @@
 //     position only.
 //   - Without binlog_row_metadata=FULL, schemas come from information_schema
 //     and may be wrong for rows written before a DDL the reader has not yet
-//     reached (see tableschema.go).
+//     reached (see mysql/tablebuild.go).
 package binlog

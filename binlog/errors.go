@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // PrerequisiteError lists every server setting that prevents streaming, each
@@ -44,10 +46,8 @@ func (e *PrerequisiteError) Error() string {
 // a *schema.UnsupportedTypeError or a *ConnectionError.
 var (
 	// ErrSchemaUnknown: the shape of a table at an event cannot be known
-	// exactly (without binlog_row_metadata=FULL the table changed after the
-	// event was written; a column whose charset or members are unknown).
-	// Decoding it anyway would give wrong values.
-	ErrSchemaUnknown = errors.New("table shape at this event is unknown")
+	// exactly (mysql.ErrSchemaUnknown, where table shapes are built).
+	ErrSchemaUnknown = mysql.ErrSchemaUnknown
 
 	// ErrServerSetting: the server violates a streaming prerequisite at run
 	// time, for one event (a partial row image from a session's

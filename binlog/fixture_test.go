@@ -158,8 +158,8 @@ func testSession(t testing.TB, include func(db, table string) bool) (*session, *
 	t.Helper()
 	sink := &fakeSink{}
 	s := newSession(testReader(t, include), sink)
-	s.tables.env.collations = testCollations
-	s.tables.env.major, s.tables.env.minor = 10, 11
+	s.tables.env.Collations = testCollations
+	s.tables.env.Major, s.tables.env.Minor = 10, 11
 	s.tables.is["tidemark_fixture.orders"] = ordersInfoSchema
 	s.tables.is["tidemark_fixture.t"] = nil // full metadata only
 	pos, err := mysql.NewGTIDState(change.FlavorMariaDB, change.Position{GTIDSet: "1-1-100", File: "shard1-bin.000001", Pos: 4})

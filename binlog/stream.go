@@ -53,7 +53,7 @@ type session struct {
 func newSession(r *Reader, out Sink) *session {
 	s := &session{r: r, cfg: &r.cfg, m: r.m, out: out}
 	s.sql = mysql.NewConn(r.cfg.conn())
-	s.tables = newTableCache(buildEnv{shard: r.cfg.Shard, flavor: r.cfg.Flavor}, r.m)
+	s.tables = newTableCache(mysql.TableEnv{Shard: r.cfg.Shard, Flavor: r.cfg.Flavor}, r.m)
 	s.tables.warn = s.warn
 	s.filter = &rowFilter{include: r.cfg.Include, cache: map[string]map[string]bool{}}
 	return s

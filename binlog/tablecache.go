@@ -27,7 +27,7 @@ type tableEntry struct {
 // Run, across reconnects, so that a table keeps its *schema.Table pointer
 // (serde caches Avro schemas by pointer) as long as its shape is unchanged.
 type tableCache struct {
-	env buildEnv
+	env mysql.TableEnv
 	// entries holds one entry per database and table name (not per table
 	// id: ids change whenever the server reopens a table, which on a server
 	// with more tables than its table_definition_cache is all the time).
@@ -47,7 +47,7 @@ type tableCache struct {
 	warn    func(kind, msg string) // the session's warn
 }
 
-func newTableCache(env buildEnv, m *shardMetrics) *tableCache {
+func newTableCache(env mysql.TableEnv, m *shardMetrics) *tableCache {
 	return &tableCache{
 		env: env, entries: map[string]map[string]*tableEntry{},
 		is: map[string]*mysql.CatalogTable{}, gens: map[string]uint64{}, ddl: map[string]string{}, metrics: m,
@@ -65,7 +65,7 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 		ent.tm = tm
 		return ent, nil
 	}
-	if err := c.loadEnv(ctx, q); err != nil {
+	if err := c.env.Load(ctx, q); err != nil {
 		return nil, err
 	}
 	db, name := string(tm.Schema), string(tm.Table)
@@ -73,16 +73,16 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 	is, cached := c.is[key]
 	if !cached {
 		var err error
-		if is, err = mysql.LoadTable(ctx, q, c.env.flavor, db, name); err != nil {
+		if is, err = mysql.LoadTable(ctx, q, c.env.Flavor, db, name); err != nil {
 			return nil, err
 		}
 		c.is[key] = is
 	}
-	table, conv, err := buildTable(&c.env, tm, is)
+	table, conv, err := mysql.BuildTable(&c.env, tm, is)
 	if err != nil {
 		return nil, err
 	}
-	if cols := uncertainColumns(tm, is, table); len(cols) > 0 && c.warn != nil {
+	if cols := mysql.UncertainColumns(tm, is, table); len(cols) > 0 && c.warn != nil {
 		c.warn("schema_uncertain", fmt.Sprintf("table %s: information_schema shows the table as changed since the rows being read were written (a later DDL), "+
 			"and the binlog cannot tell MariaDB's UUID/INET6/INET4 from BINARY(16)/BINARY(4): decoded %s; "+
 			"if a DDL in between changed these columns' types, their values in these rows are wrong: re-snapshot the table once the reader caught up",
@@ -93,7 +93,7 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 	} else {
 		c.metrics.loadsInfoSchema.Inc()
 	}
-	if ent != nil && sameTable(ent.table, table) {
+	if ent != nil && mysql.SameTable(ent.table, table) {
 		table = ent.table // unchanged shape: keep the pointer serde caches by
 	} else if q, ok := c.ddl[key]; ok {
 		table.DDL = q
@@ -108,27 +108,6 @@ func (c *tableCache) resolve(ctx context.Context, q *mysql.Conn, tm *replication
 	}
 	tables[name] = ent
 	return ent, nil
-}
-
-// loadEnv reads, once per Run, what building any table needs from the
-// server: its collations and version.
-func (c *tableCache) loadEnv(ctx context.Context, q *mysql.Conn) error {
-	if c.env.collations != nil {
-		return nil
-	}
-	rows, err := q.Query(ctx, "SELECT VERSION()")
-	if err != nil {
-		return fmt.Errorf("read server version: %w", err)
-	}
-	if len(rows) == 1 && len(rows[0]) == 1 {
-		c.env.major, c.env.minor = mysql.ServerVersion(rows[0][0].S)
-	}
-	colls, err := mysql.LoadCollations(ctx, q)
-	if err != nil {
-		return err
-	}
-	c.env.collations = colls
-	return nil
 }
 
 // invalidate records a DDL statement: the tables it names (or all of them)

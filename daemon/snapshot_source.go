@@ -27,7 +27,7 @@ func (p *pipeline) snapshotSource(bcfg binlog.Config) snapshot.Source {
 	cc.Session = snapshotSession
 	filter := bcfg.Include
 	var envMu sync.Mutex
-	var env *binlog.TableEnv // read once per lifetime, by the first table
+	var env *mysql.TableEnv // read once per lifetime, by the first table
 	flavor := bcfg.Flavor
 	return snapshot.Source{
 		Flavor:   flavor,
@@ -44,8 +44,8 @@ func (p *pipeline) snapshotSource(bcfg binlog.Config) snapshot.Source {
 		Schema: func(ctx context.Context, c snapshot.Conn, db, table string) (*schema.Table, []mysql.Converter, error) {
 			envMu.Lock()
 			if env == nil {
-				e, err := binlog.LoadTableEnv(ctx, c.(*mysql.Conn), p.shard, flavor)
-				if err != nil {
+				e := &mysql.TableEnv{Shard: p.shard, Flavor: flavor}
+				if err := e.Load(ctx, c.(*mysql.Conn)); err != nil {
 					envMu.Unlock()
 					return nil, nil, err
 				}
@@ -53,8 +53,8 @@ func (p *pipeline) snapshotSource(bcfg binlog.Config) snapshot.Source {
 			}
 			e := env
 			envMu.Unlock()
-			t, convs, err := binlog.LoadTableSchema(ctx, c.(*mysql.Conn), e, db, table)
-			if errors.Is(err, binlog.ErrNoSuchTable) {
+			t, convs, err := mysql.LoadTableSchema(ctx, c.(*mysql.Conn), e, db, table)
+			if errors.Is(err, mysql.ErrNoSuchTable) {
 				return nil, nil, nil
 			}
 			return t, convs, err

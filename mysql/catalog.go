@@ -11,7 +11,7 @@ import (
 
 // Reading table metadata from information_schema: off the per-row path,
 // once per new table shape. information_schema shows a table as it is NOW,
-// not as it was when a binlog event was written; binlog/tableschema.go says
+// not as it was when a binlog event was written; mysql/tablebuild.go says
 // how the reader copes with that.
 
 // Collation is a server collation: its name, character set, and the
@@ -39,7 +39,7 @@ type CatalogColumn struct {
 	// Nullable is IS_NULLABLE; Precision NUMERIC_PRECISION (DECIMAL digits,
 	// BIT width); FSP DATETIME_PRECISION; OctetLength CHARACTER_OCTET_LENGTH
 	// (the bytes of CHAR/VARCHAR/BINARY). What a snapshot needs to describe
-	// the column the way a table-map event does (binlog.TableFromCatalog).
+	// the column the way a table-map event does (TableFromCatalog).
 	Nullable    bool
 	Precision   int
 	FSP         int

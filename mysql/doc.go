@@ -10,8 +10,14 @@
 // Kafka, Avro or topics.
 //
 // Files: conn.go (Conn: lazy, reconnecting, bounded queries), catalog.go
-// (information_schema tables and collations), charset.go (MySQL character
-// sets to UTF-8), values.go + temporal.go + plugintypes.go (Converter: one
-// compiled converter per column), gtid.go (MariaDB and MySQL GTID sets,
-// GTIDState), errors.go (sentinels and server error codes).
+// (information_schema tables, keys and collations), tablebuild.go +
+// columntypes.go (a table's schema.Table and Converters from a table-map
+// event and the catalog: BuildTable), catalogtable.go (the same from the
+// catalog alone, for snapshots: TableFromCatalog), rows.go (row queries:
+// SelectColumns, QueryRows, ConvertSQL), charset.go (MySQL character sets to
+// UTF-8), values.go + temporal.go + plugintypes.go (Converter: one compiled
+// converter per column), defaults.go (column DEFAULTs), keyparam.go (key
+// values as query parameters), watermark.go + status.go (GTID positions and
+// replica lag for snapshot watermarks and pacing), gtid.go (MariaDB and
+// MySQL GTID sets, GTIDState), errors.go (sentinels and server error codes).
 package mysql

@@ -48,6 +48,26 @@ func ServerErrorCode(err error) (uint16, bool) {
 }
 
 // undecodable wraps err with ErrUndecodable.
+// ErrSchemaUnknown: the shape of a table at an event cannot be known
+// exactly (without binlog_row_metadata=FULL the table changed after the
+// event was written; a column whose charset or members are unknown).
+// Decoding it anyway would give wrong values.
+var ErrSchemaUnknown = errors.New("table shape at this event is unknown")
+
+// mark returns err, matching sentinel for errors.Is as well, without adding
+// the sentinel's text to the message (which already says what happened).
+func mark(sentinel, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &markedError{sentinel: sentinel, err: err}
+}
+
+type markedError struct{ sentinel, err error }
+
+func (e *markedError) Error() string   { return e.err.Error() }
+func (e *markedError) Unwrap() []error { return []error{e.sentinel, e.err} }
+
 func undecodable(err error) error { return fmt.Errorf("%w: %w", ErrUndecodable, err) }
 
 // erSlaveSameID is MariaDB's ER_SLAVE_SAME_ID; MySQL reports the same

@@ -1,6 +1,7 @@
-package binlog
+package mysql
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tidemark-cdc/tidemark/change"
-	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -35,7 +35,7 @@ import (
 // matches information_schema's columns to the event's by name, so the
 // columns the table still has keep their enrichment; only the types the
 // binlog cannot tell (UUID/INET6/INET4 against BINARY(16)/BINARY(4)) are
-// then a guess, which uncertainColumns reports (a "schema_uncertain"
+// then a guess, which UncertainColumns reports (a "schema_uncertain"
 // warning: WARN, metric, /status).
 //
 // The fallback is racy. information_schema shows the table as it is NOW, not
@@ -56,17 +56,38 @@ import (
 // The mitigations are operational: run with binlog_row_metadata=FULL
 // (Check warns otherwise), and do not let a connector lag behind DDL.
 
-// buildEnv is what building a table needs besides the table map.
-type buildEnv struct {
-	shard        string
-	flavor       change.Flavor
-	collations   map[uint64]mysql.Collation
-	major, minor int // server version, for the UUID byte-order check
+// TableEnv is what building a table needs besides the table map.
+type TableEnv struct {
+	Shard        string
+	Flavor       change.Flavor
+	Collations   map[uint64]Collation // Load reads them (and the version)
+	Major, Minor int                  // server version, for the UUID byte-order check
 }
 
-// buildTable builds the schema and converters of db.name from its table-map
+// Load reads, once, what building any table needs from the server: its
+// collations and version.
+func (e *TableEnv) Load(ctx context.Context, q *Conn) error {
+	if e.Collations != nil {
+		return nil
+	}
+	rows, err := q.Query(ctx, "SELECT VERSION()")
+	if err != nil {
+		return fmt.Errorf("read server version: %w", err)
+	}
+	if len(rows) == 1 && len(rows[0]) == 1 {
+		e.Major, e.Minor = ServerVersion(rows[0][0].S)
+	}
+	colls, err := LoadCollations(ctx, q)
+	if err != nil {
+		return err
+	}
+	e.Collations = colls
+	return nil
+}
+
+// BuildTable builds the schema and converters of db.name from its table-map
 // event tm and, when not nil, information_schema's view of it.
-func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogTable) (*schema.Table, []mysql.Converter, error) {
+func BuildTable(env *TableEnv, tm *replication.TableMapEvent, is *CatalogTable) (*schema.Table, []Converter, error) {
 	db, name := string(tm.Schema), string(tm.Table)
 	qualified := db + "." + name
 	n := int(tm.ColumnCount)
@@ -82,10 +103,10 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 	// With full metadata the binlog names the columns: information_schema
 	// enriches each by name, so a table that changed since (a column added,
 	// dropped or renamed after this event was written) keeps the enrichment
-	// of the columns it still has (uncertainColumns says when that is a guess).
-	var byName map[string]*mysql.CatalogColumn
+	// of the columns it still has (UncertainColumns says when that is a guess).
+	var byName map[string]*CatalogColumn
 	if full && is != nil {
-		byName = make(map[string]*mysql.CatalogColumn, len(is.Columns))
+		byName = make(map[string]*CatalogColumn, len(is.Columns))
 		for i := range is.Columns {
 			byName[strings.ToLower(is.Columns[i].Name)] = &is.Columns[i]
 		}
@@ -98,7 +119,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 	geoTypes := tm.GeometryTypeMap()
 
 	t := &schema.Table{Database: db, Name: name, Columns: make([]schema.Column, n)}
-	convs := make([]mysql.Converter, n)
+	convs := make([]Converter, n)
 	for i := range n {
 		var colName string
 		if full {
@@ -106,7 +127,7 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 		} else {
 			colName = is.Columns[i].Name
 		}
-		var isc *mysql.CatalogColumn
+		var isc *CatalogColumn
 		switch {
 		case byName != nil:
 			isc = byName[strings.ToLower(colName)] // nil: dropped or renamed since
@@ -163,20 +184,20 @@ func buildTable(env *buildEnv, tm *replication.TableMapEvent, is *mysql.CatalogT
 		}
 	}
 	if err := t.Validate(); err != nil {
-		return nil, nil, withShard(err, env.shard)
+		return nil, nil, withShard(err, env.Shard)
 	}
 	return t, convs, nil
 }
 
 // columnBuild derives one column.
 type columnBuild struct {
-	env   *buildEnv
+	env   *TableEnv
 	table string
 	tm    *replication.TableMapEvent
 	i     int
 	col   *schema.Column
-	cv    *mysql.Converter
-	isc   *mysql.CatalogColumn
+	cv    *Converter
+	isc   *CatalogColumn
 	full  bool
 
 	unsigned, haveSign bool
@@ -191,7 +212,7 @@ func (b *columnBuild) unsupported(rawType string) error {
 	if b.isc != nil && rawType == "" {
 		rawType = b.isc.ColumnType
 	}
-	return &schema.UnsupportedTypeError{Shard: b.env.shard, Table: b.table, Column: b.col.Name, RawType: rawType}
+	return &schema.UnsupportedTypeError{Shard: b.env.Shard, Table: b.table, Column: b.col.Name, RawType: rawType}
 }
 
 func (b *columnBuild) build() error {
@@ -233,11 +254,11 @@ func (b *columnBuild) build() error {
 		col.Type, cv.Width = t, width
 		switch {
 		case width == 8 && b.unsigned:
-			cv.Kind = mysql.KindUint64
+			cv.Kind = KindUint64
 		case width == 8 || (width == 4 && b.unsigned):
-			cv.Kind = mysql.KindInt64
+			cv.Kind = KindInt64
 		default:
-			cv.Kind = mysql.KindInt32
+			cv.Kind = KindInt32
 		}
 		b.rawType(name + unsignedSuffix(b.unsigned))
 	}
@@ -253,47 +274,47 @@ func (b *columnBuild) build() error {
 	case gomysql.MYSQL_TYPE_LONGLONG:
 		integer(schema.TypeBigInt, 8, "bigint")
 	case gomysql.MYSQL_TYPE_NEWDECIMAL:
-		col.Type, cv.Kind = schema.TypeDecimal, mysql.KindDecimal
+		col.Type, cv.Kind = schema.TypeDecimal, KindDecimal
 		col.Precision, col.Scale = int(meta>>8), int(meta&0xff)
 		b.rawType("decimal(" + strconv.Itoa(col.Precision) + "," + strconv.Itoa(col.Scale) + ")" + unsignedSuffix(b.unsigned))
 	case gomysql.MYSQL_TYPE_FLOAT:
-		col.Type, cv.Kind = schema.TypeFloat, mysql.KindFloat
+		col.Type, cv.Kind = schema.TypeFloat, KindFloat
 		if b.isc != nil {
 			col.Scale = b.isc.Scale // FLOAT(M,D): Debezium's double; the binlog does not carry D
 		}
 		b.rawType("float" + unsignedSuffix(b.unsigned))
 	case gomysql.MYSQL_TYPE_DOUBLE:
-		col.Type, cv.Kind = schema.TypeDouble, mysql.KindDouble
+		col.Type, cv.Kind = schema.TypeDouble, KindDouble
 		b.rawType("double" + unsignedSuffix(b.unsigned))
 	case gomysql.MYSQL_TYPE_BIT:
 		nbits := int(meta>>8)*8 + int(meta&0xff)
 		col.Type, col.Length = schema.TypeBit, nbits
 		if nbits == 1 {
-			cv.Kind = mysql.KindBool
+			cv.Kind = KindBool
 		} else {
-			cv.Kind, cv.Length = mysql.KindBits, (nbits+7)/8
+			cv.Kind, cv.Length = KindBits, (nbits+7)/8
 		}
 		b.rawType("bit(" + strconv.Itoa(nbits) + ")")
 	case gomysql.MYSQL_TYPE_YEAR:
-		col.Type, cv.Kind = schema.TypeYear, mysql.KindYear
+		col.Type, cv.Kind = schema.TypeYear, KindYear
 		b.rawType("year(4)")
 	case gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE:
-		col.Type, cv.Kind, cv.Zero = schema.TypeDate, mysql.KindDate, int32(0)
+		col.Type, cv.Kind, cv.Zero = schema.TypeDate, KindDate, int32(0)
 		b.rawType("date")
 	case gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2:
-		col.Type, cv.Kind = schema.TypeTime, mysql.KindTime
+		col.Type, cv.Kind = schema.TypeTime, KindTime
 		b.fsp(tp == gomysql.MYSQL_TYPE_TIME2, meta, "time")
 	case gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2:
 		col.Type = schema.TypeDateTime
 		b.fsp(tp == gomysql.MYSQL_TYPE_DATETIME2, meta, "datetime")
-		cv.Kind, cv.Zero = mysql.KindDateTimeMicros, int64(0)
+		cv.Kind, cv.Zero = KindDateTimeMicros, int64(0)
 		if col.FSP <= 3 {
-			cv.Kind = mysql.KindDateTimeMillis
+			cv.Kind = KindDateTimeMillis
 		}
 	case gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2:
-		col.Type, cv.Kind = schema.TypeTimestamp, mysql.KindTimestamp
+		col.Type, cv.Kind = schema.TypeTimestamp, KindTimestamp
 		b.fsp(tp == gomysql.MYSQL_TYPE_TIMESTAMP2, meta, "timestamp")
-		cv.Zero = string(mysql.AppendISOTimestamp(nil, 0, 0, col.FSP))
+		cv.Zero = string(AppendISOTimestamp(nil, 0, 0, col.FSP))
 	case gomysql.MYSQL_TYPE_ENUM, gomysql.MYSQL_TYPE_SET:
 		return b.enumOrSet(realType)
 	case gomysql.MYSQL_TYPE_STRING:
@@ -303,12 +324,12 @@ func (b *columnBuild) build() error {
 	case gomysql.MYSQL_TYPE_BLOB:
 		return b.blob(int(meta))
 	case gomysql.MYSQL_TYPE_JSON:
-		col.Type, cv.Kind, cv.BinaryJSON = schema.TypeJSON, mysql.KindJSON, true
+		col.Type, cv.Kind, cv.BinaryJSON = schema.TypeJSON, KindJSON, true
 		col.Charset = "utf8mb4"
-		cv.Text, _ = mysql.NewTextDecoder("utf8mb4")
+		cv.Text, _ = NewTextDecoder("utf8mb4")
 		b.rawType("json")
 	case gomysql.MYSQL_TYPE_GEOMETRY:
-		col.Type, cv.Kind = schema.TypeGeometry, mysql.KindGeometry
+		col.Type, cv.Kind = schema.TypeGeometry, KindGeometry
 		sub := "geometry"
 		if b.haveGeo && int(b.geoType) < len(geometryNames) {
 			sub = geometryNames[b.geoType]
@@ -356,31 +377,31 @@ func (b *columnBuild) fsp(v2 bool, meta uint16, name string) {
 
 // collation resolves the column's collation id (or information_schema's
 // names) to a collation and its character set.
-func (b *columnBuild) collation() (mysql.Collation, error) {
+func (b *columnBuild) collation() (Collation, error) {
 	if b.haveCollation {
-		if c, ok := b.env.collations[b.collationID]; ok {
+		if c, ok := b.env.Collations[b.collationID]; ok {
 			return c, nil
 		}
 	}
 	if b.isc != nil && b.isc.Charset != "" {
-		return mysql.Collation{Name: b.isc.Collation, Charset: b.isc.Charset, MaxLen: charsetMaxLen(b.isc.Charset)}, nil
+		return Collation{Name: b.isc.Collation, Charset: b.isc.Charset, MaxLen: charsetMaxLen(b.isc.Charset)}, nil
 	}
 	if b.isc != nil && (strings.Contains(b.isc.DataType, "binary") || strings.Contains(b.isc.DataType, "blob") || isPluginType(b.isc.DataType)) {
-		return mysql.Collation{Name: "binary", Charset: "binary", MaxLen: 1}, nil
+		return Collation{Name: "binary", Charset: "binary", MaxLen: 1}, nil
 	}
 	if b.haveCollation {
-		return mysql.Collation{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
+		return Collation{}, b.unsupported("collation id " + strconv.FormatUint(b.collationID, 10))
 	}
-	return mysql.Collation{}, schemaUnknown(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
+	return Collation{}, schemaUnknown(fmt.Errorf("table %s column %s: unknown character set (no collation in the binlog or information_schema)", b.table, b.col.Name))
 }
 
-func (b *columnBuild) textColumn(t schema.Type, co mysql.Collation) error {
-	dec, ok := mysql.NewTextDecoder(co.Charset)
+func (b *columnBuild) textColumn(t schema.Type, co Collation) error {
+	dec, ok := NewTextDecoder(co.Charset)
 	if !ok {
 		return b.unsupported("character set " + co.Charset)
 	}
 	b.col.Type, b.col.Charset, b.col.Collation = t, co.Charset, co.Name
-	b.cv.Kind, b.cv.Text = mysql.KindText, dec
+	b.cv.Kind, b.cv.Text = KindText, dec
 	return nil
 }
 
@@ -405,17 +426,17 @@ func (b *columnBuild) fixedString(bytesLen int) error {
 			if bytesLen != want {
 				return b.unsupported("")
 			}
-			if b.isc.DataType == "uuid" && !mysql.UUIDVerified(b.env.major, b.env.minor) {
+			if b.isc.DataType == "uuid" && !UUIDVerified(b.env.Major, b.env.Minor) {
 				return b.unsupported("uuid (binlog byte order not verified before MariaDB 10.11)")
 			}
 			// Canonically a string: the text SELECT prints.
 			col.Type, col.Length, col.RawType = schema.TypeChar, bytesLen, b.isc.ColumnType
-			cv.Kind = map[string]mysql.ValueKind{"uuid": mysql.KindUUID, "inet4": mysql.KindInet4, "inet6": mysql.KindInet6}[b.isc.DataType]
+			cv.Kind = map[string]ValueKind{"uuid": KindUUID, "inet4": KindInet4, "inet6": KindInet6}[b.isc.DataType]
 			return nil
 		}
 	}
 	col.Type, col.Length, col.Collation = schema.TypeBinary, bytesLen, co.Name
-	cv.Kind, cv.Length = mysql.KindBinaryFixed, bytesLen
+	cv.Kind, cv.Length = KindBinaryFixed, bytesLen
 	b.rawType("binary(" + strconv.Itoa(bytesLen) + ")")
 	return nil
 }
@@ -427,7 +448,7 @@ func (b *columnBuild) varString(maxBytes int) error {
 	}
 	if co.Charset == "binary" {
 		b.col.Type, b.col.Length, b.col.Collation = schema.TypeBinary, maxBytes, co.Name
-		b.cv.Kind = mysql.KindBytes
+		b.cv.Kind = KindBytes
 		b.rawType("varbinary(" + strconv.Itoa(maxBytes) + ")")
 		return nil
 	}
@@ -449,7 +470,7 @@ func (b *columnBuild) blob(packLen int) error {
 	}
 	if co.Charset == "binary" {
 		b.col.Type, b.col.Collation = schema.TypeBlob, co.Name
-		b.cv.Kind = mysql.KindBytes
+		b.cv.Kind = KindBytes
 		b.rawType(prefix + "blob")
 		return nil
 	}
@@ -472,7 +493,7 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 		if err != nil {
 			return err
 		}
-		dec, ok := mysql.NewTextDecoder(co.Charset)
+		dec, ok := NewTextDecoder(co.Charset)
 		if !ok {
 			return b.unsupported("character set " + co.Charset)
 		}
@@ -490,7 +511,7 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 		quoted[i] = "'" + strings.ReplaceAll(m, "'", "''") + "'"
 	}
 	if realType == gomysql.MYSQL_TYPE_ENUM {
-		col.Type, cv.Kind = schema.TypeEnum, mysql.KindEnum
+		col.Type, cv.Kind = schema.TypeEnum, KindEnum
 		cv.Enum = make([]any, len(members))
 		for i, m := range members {
 			cv.Enum[i] = m
@@ -500,20 +521,20 @@ func (b *columnBuild) enumOrSet(realType byte) error {
 		if len(members) > 64 {
 			return b.unsupported("")
 		}
-		col.Type, cv.Kind, cv.Set = schema.TypeSet, mysql.KindSet, members
+		col.Type, cv.Kind, cv.Set = schema.TypeSet, KindSet, members
 		b.rawType("set(" + strings.Join(quoted, ",") + ")")
 	}
 	return nil
 }
 
-// uncertainColumns names the columns of a table built from an event whose
+// UncertainColumns names the columns of a table built from an event whose
 // decoding relied on a guess: information_schema shows another shape than
 // the event (a DDL came after it), and the column is one whose type the
 // binlog cannot tell (BINARY(16) or BINARY(4) in the binlog may be MariaDB's
 // UUID, INET6 or INET4). It was decoded with today's type of the column of
 // that name, or as plain bytes when there is none; if the column's type
 // changed in between, its values are wrong. Nil when nothing was guessed.
-func uncertainColumns(tm *replication.TableMapEvent, is *mysql.CatalogTable, t *schema.Table) []string {
+func UncertainColumns(tm *replication.TableMapEvent, is *CatalogTable, t *schema.Table) []string {
 	if is == nil || len(tm.ColumnName) != int(tm.ColumnCount) || sameNames(tm, is) {
 		return nil
 	}
@@ -532,7 +553,7 @@ func uncertainColumns(tm *replication.TableMapEvent, is *mysql.CatalogTable, t *
 
 // sameNames reports whether information_schema lists exactly the event's
 // columns, in order.
-func sameNames(tm *replication.TableMapEvent, is *mysql.CatalogTable) bool {
+func sameNames(tm *replication.TableMapEvent, is *CatalogTable) bool {
 	if len(is.Columns) != len(tm.ColumnName) {
 		return false
 	}
@@ -559,7 +580,7 @@ func (b *columnBuild) applyDefault() error {
 	if b.isc == nil {
 		return nil
 	}
-	if err := mysql.ColumnDefault(b.col, b.isc.Default); err != nil {
+	if err := ColumnDefault(b.col, b.isc.Default); err != nil {
 		return schemaUnknown(fmt.Errorf("table %s: %w", b.table, err))
 	}
 	if b.cv.Zero != nil && b.col.HasDefault && b.col.Default != nil {
@@ -578,11 +599,11 @@ func withShard(err error, shard string) error {
 	return schemaUnknown(err)
 }
 
-// sameTable reports whether a new build of a table can keep the previous
+// SameTable reports whether a new build of a table can keep the previous
 // *schema.Table: the same shape (schema.Table.SameShape, what serde's Avro
 // schemas depend on) and the same charsets, collations and raw types (what
 // snapshot chunking and the schema history depend on).
-func sameTable(a, b *schema.Table) bool {
+func SameTable(a, b *schema.Table) bool {
 	if !a.SameShape(b) || a.Database != b.Database || a.Name != b.Name {
 		return false
 	}

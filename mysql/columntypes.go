@@ -1,12 +1,10 @@
-package binlog
+package mysql
 
 import (
 	"fmt"
 	"strings"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-
-	"github.com/tidemark-cdc/tidemark/mysql"
 )
 
 // What the reader knows about MySQL/MariaDB column types beyond go-mysql:
@@ -154,7 +152,7 @@ func parseEnumMembers(columnType string) ([]string, error) {
 			}
 			if c == '\\' && i+1 < len(s) {
 				i++
-				mysql.WriteUnescaped(&b, s[i])
+				WriteUnescaped(&b, s[i])
 				i++
 				continue
 			}

@@ -1,4 +1,4 @@
-package binlog
+package mysql
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
-	"github.com/tidemark-cdc/tidemark/change"
-	"github.com/tidemark-cdc/tidemark/mysql"
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
@@ -27,24 +25,11 @@ import (
 // ErrNoSuchTable is a table the catalog does not list (any more).
 var ErrNoSuchTable = errors.New("no such table")
 
-// TableEnv is what building a table needs from its server besides the
-// table: collations and version. LoadTableEnv reads it.
-type TableEnv struct{ env buildEnv }
-
-// LoadTableEnv reads the server's collations and version on q.
-func LoadTableEnv(ctx context.Context, q *mysql.Conn, shard string, flavor change.Flavor) (*TableEnv, error) {
-	c := tableCache{env: buildEnv{shard: shard, flavor: flavor}}
-	if err := c.loadEnv(ctx, q); err != nil {
-		return nil, err
-	}
-	return &TableEnv{env: c.env}, nil
-}
-
 // LoadTableSchema reads db.table from information_schema on q and builds
 // its schema and converters as the reader would (TableFromCatalog);
 // ErrNoSuchTable when it does not exist.
-func LoadTableSchema(ctx context.Context, q *mysql.Conn, env *TableEnv, db, table string) (*schema.Table, []mysql.Converter, error) {
-	is, err := mysql.LoadTable(ctx, q, env.env.flavor, db, table)
+func LoadTableSchema(ctx context.Context, q *Conn, env *TableEnv, db, table string) (*schema.Table, []Converter, error) {
+	is, err := LoadTable(ctx, q, env.Flavor, db, table)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,7 +40,7 @@ func LoadTableSchema(ctx context.Context, q *mysql.Conn, env *TableEnv, db, tabl
 }
 
 // TableFromCatalog builds db.table from information_schema's view of it.
-func TableFromCatalog(env *TableEnv, db, table string, is *mysql.CatalogTable) (*schema.Table, []mysql.Converter, error) {
+func TableFromCatalog(env *TableEnv, db, table string, is *CatalogTable) (*schema.Table, []Converter, error) {
 	n := len(is.Columns)
 	tm := &replication.TableMapEvent{
 		Schema: []byte(db), Table: []byte(table), ColumnCount: uint64(n),
@@ -65,20 +50,20 @@ func TableFromCatalog(env *TableEnv, db, table string, is *mysql.CatalogTable) (
 		c := &is.Columns[i]
 		tp, meta, err := tableMapType(c)
 		if err != nil {
-			return nil, nil, withShard(&schema.UnsupportedTypeError{Table: db + "." + table, Column: c.Name, RawType: c.ColumnType + " (" + err.Error() + ")"}, env.env.shard)
+			return nil, nil, withShard(&schema.UnsupportedTypeError{Table: db + "." + table, Column: c.Name, RawType: c.ColumnType + " (" + err.Error() + ")"}, env.Shard)
 		}
 		tm.ColumnType[i], tm.ColumnMeta[i] = tp, meta
 		if c.Nullable {
 			tm.NullBitmap[i/8] |= 1 << (i % 8)
 		}
 	}
-	return buildTable(&env.env, tm, is)
+	return BuildTable(env, tm, is)
 }
 
 // tableMapType is the binlog type and type metadata a table-map event
 // carries for a column of this catalog type (MySQL's
 // Field_*::do_save_field_metadata; the new temporal formats).
-func tableMapType(c *mysql.CatalogColumn) (byte, uint16, error) {
+func tableMapType(c *CatalogColumn) (byte, uint16, error) {
 	switch dt := c.DataType; dt {
 	case "tinyint", "bool", "boolean":
 		return gomysql.MYSQL_TYPE_TINY, 0, nil
@@ -150,7 +135,7 @@ func tableMapType(c *mysql.CatalogColumn) (byte, uint16, error) {
 // high bits, inverted, in bits 4-5 of the type byte.
 func stringTypeMeta(realType byte, length int) uint16 {
 	hi := byte(length>>8) & 0x3
-	b0 := realType&^0x30 | (hi<<4)^0x30
+	b0 := realType&^0x30 | (hi << 4) ^ 0x30
 	return uint16(b0)<<8 | uint16(byte(length))
 }
 

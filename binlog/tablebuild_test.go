@@ -15,49 +15,6 @@ import (
 	"github.com/tidemark-cdc/tidemark/schema"
 )
 
-func TestStringMeta(t *testing.T) {
-	tests := []struct {
-		meta     uint16
-		realType byte
-		length   int
-	}{
-		{0xfe08, gomysql.MYSQL_TYPE_STRING, 8},   // BINARY(8) / CHAR(8) latin1
-		{0xfe28, gomysql.MYSQL_TYPE_STRING, 40},  // CHAR(10) utf8mb4
-		{0xf701, gomysql.MYSQL_TYPE_ENUM, 1},     // ENUM, 1-byte index
-		{0xf802, gomysql.MYSQL_TYPE_SET, 2},      // SET, 2-byte bitmap
-		{0xdefc, gomysql.MYSQL_TYPE_STRING, 764}, // CHAR(191) utf8mb4: length above 255
-		{0x0010, gomysql.MYSQL_TYPE_STRING, 16},  // old form
-	}
-	for _, tt := range tests {
-		rt, l := stringMeta(tt.meta)
-		if rt != tt.realType || l != tt.length {
-			t.Errorf("stringMeta(%#x) = %d, %d; want %d, %d", tt.meta, rt, l, tt.realType, tt.length)
-		}
-	}
-}
-
-func TestParseEnumMembers(t *testing.T) {
-	// COLUMN_TYPE as MariaDB 10.11 shows it for
-	// ENUM('a','it''s','b\\c','x,y','é') and SET('p','q''r').
-	tests := map[string][]string{
-		`enum('a','it''s','b\\c','x,y','é')`: {"a", "it's", `b\c`, "x,y", "é"},
-		`set('p','q''r')`:                    {"p", "q'r"},
-		`enum('')`:                           {""},
-		`enum('\n\0\Z')`:                     {"\n\x00\x1a"},
-	}
-	for in, want := range tests {
-		got, err := parseEnumMembers(in)
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("parseEnumMembers(%s) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"enum", "enum('a'", "enum('a' 'b')", "enum(a)"} {
-		if _, err := parseEnumMembers(bad); err == nil {
-			t.Errorf("parseEnumMembers(%s) accepted", bad)
-		}
-	}
-}
-
 // smallTableMap is the fixture table map of tidemark_fixture.t (id INT
 // PRIMARY KEY, v VARCHAR(10) utf8mb4), full metadata.
 func smallTableMap(t *testing.T) *replication.TableMapEvent {
@@ -80,7 +37,7 @@ func minimal(tm *replication.TableMapEvent) *replication.TableMapEvent {
 	return &c
 }
 
-var testEnv = &buildEnv{shard: "s1", flavor: change.FlavorMariaDB, collations: testCollations, major: 10, minor: 11}
+var testEnv = &mysql.TableEnv{Shard: "s1", Flavor: change.FlavorMariaDB, Collations: testCollations, Major: 10, Minor: 11}
 
 func TestBuildTableFallback(t *testing.T) {
 	tm := smallTableMap(t)
@@ -88,15 +45,15 @@ func TestBuildTableFallback(t *testing.T) {
 		{Name: "id", DataType: "int", ColumnType: "int(11)"},
 		{Name: "v", DataType: "varchar", ColumnType: "varchar(10)", Charset: "utf8mb4", Collation: "utf8mb4_general_ci"},
 	}, PrimaryKey: []string{"id"}}
-	full, _, err := buildTable(testEnv, tm, is)
+	full, _, err := mysql.BuildTable(testEnv, tm, is)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fallback, conv, err := buildTable(testEnv, minimal(tm), is)
+	fallback, conv, err := mysql.BuildTable(testEnv, minimal(tm), is)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameTable(full, fallback) || !reflect.DeepEqual(full, fallback) {
+	if !mysql.SameTable(full, fallback) || !reflect.DeepEqual(full, fallback) {
 		t.Errorf("fallback table\n%+v\ndiffers from full metadata\n%+v", fallback, full)
 	}
 	if len(conv) != 2 || conv[1].Kind != mysql.KindText {
@@ -105,21 +62,21 @@ func TestBuildTableFallback(t *testing.T) {
 
 	// The race: information_schema shows a table that changed since.
 	changed := &mysql.CatalogTable{Columns: append(append([]mysql.CatalogColumn{}, is.Columns...), mysql.CatalogColumn{Name: "w", DataType: "int"}), PrimaryKey: is.PrimaryKey}
-	_, _, err = buildTable(testEnv, minimal(tm), changed)
+	_, _, err = mysql.BuildTable(testEnv, minimal(tm), changed)
 	if !errors.Is(err, ErrSchemaUnknown) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
 		t.Errorf("column count mismatch: %v", err)
 	}
 	retyped := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{is.Columns[0], {Name: "v", DataType: "int", ColumnType: "int(11)"}}, PrimaryKey: is.PrimaryKey}
-	_, _, err = buildTable(testEnv, minimal(tm), retyped)
+	_, _, err = mysql.BuildTable(testEnv, minimal(tm), retyped)
 	if !errors.Is(err, ErrSchemaUnknown) || !strings.Contains(err.Error(), "changed after this event") {
 		t.Errorf("type mismatch: %v", err)
 	}
-	if _, _, err := buildTable(testEnv, minimal(tm), nil); !errors.Is(err, ErrSchemaUnknown) {
+	if _, _, err := mysql.BuildTable(testEnv, minimal(tm), nil); !errors.Is(err, ErrSchemaUnknown) {
 		t.Errorf("no names anywhere: %v", err)
 	}
 	// With full metadata, a changed information_schema only loses its
 	// enrichment.
-	if got, _, err := buildTable(testEnv, tm, changed); err != nil || got.Columns[1].RawType != "varchar(10)" {
+	if got, _, err := mysql.BuildTable(testEnv, tm, changed); err != nil || got.Columns[1].RawType != "varchar(10)" {
 		t.Errorf("full metadata with a changed information_schema: %v %+v", err, got)
 	}
 }
@@ -142,35 +99,35 @@ func TestBuildTableTypesTheBinlogHides(t *testing.T) {
 	is := func(dataType string) *mysql.CatalogTable {
 		return &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "c", DataType: dataType, ColumnType: dataType}}}
 	}
-	tbl, conv, err := buildTable(testEnv, binary16, is("uuid"))
+	tbl, conv, err := mysql.BuildTable(testEnv, binary16, is("uuid"))
 	if err != nil || conv[0].Kind != mysql.KindUUID || tbl.Columns[0].Type != schema.TypeChar || tbl.Columns[0].RawType != "uuid" {
 		t.Fatalf("uuid: %v %+v %+v", err, conv, tbl)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, is("inet6")); err != nil || conv[0].Kind != mysql.KindInet6 {
+	if _, conv, err := mysql.BuildTable(testEnv, binary16, is("inet6")); err != nil || conv[0].Kind != mysql.KindInet6 {
 		t.Fatalf("inet6: %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, oneColumnMap(gomysql.MYSQL_TYPE_STRING, 0xfe04, 63), is("inet4")); err != nil || conv[0].Kind != mysql.KindInet4 {
+	if _, conv, err := mysql.BuildTable(testEnv, oneColumnMap(gomysql.MYSQL_TYPE_STRING, 0xfe04, 63), is("inet4")); err != nil || conv[0].Kind != mysql.KindInet4 {
 		t.Fatalf("inet4: %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, is("binary")); err != nil || conv[0].Kind != mysql.KindBinaryFixed || conv[0].Length != 16 {
+	if _, conv, err := mysql.BuildTable(testEnv, binary16, is("binary")); err != nil || conv[0].Kind != mysql.KindBinaryFixed || conv[0].Length != 16 {
 		t.Fatalf("binary(16): %v", err)
 	}
-	if _, conv, err := buildTable(testEnv, binary16, nil); err != nil || conv[0].Kind != mysql.KindBinaryFixed {
+	if _, conv, err := mysql.BuildTable(testEnv, binary16, nil); err != nil || conv[0].Kind != mysql.KindBinaryFixed {
 		t.Fatalf("binary(16) without information_schema: %v", err)
 	}
 	longtext := oneColumnMap(gomysql.MYSQL_TYPE_BLOB, 4, 46)
 	jsonIS := is("longtext")
 	jsonIS.Columns[0].JSON = true
 	// MariaDB's JSON is LONGTEXT to Debezium too: a plain string.
-	if tbl, conv, err := buildTable(testEnv, longtext, jsonIS); err != nil || conv[0].Kind != mysql.KindText || tbl.Columns[0].Type != schema.TypeText {
+	if tbl, conv, err := mysql.BuildTable(testEnv, longtext, jsonIS); err != nil || conv[0].Kind != mysql.KindText || tbl.Columns[0].Type != schema.TypeText {
 		t.Fatalf("mariadb json: %v", err)
 	}
 
 	old := *testEnv
-	old.major, old.minor = 10, 9
+	old.Major, old.Minor = 10, 9
 	unsupported := []struct {
 		name string
-		env  *buildEnv
+		env  *mysql.TableEnv
 		tm   *replication.TableMapEvent
 		is   *mysql.CatalogTable
 		raw  string
@@ -182,7 +139,7 @@ func TestBuildTableTypesTheBinlogHides(t *testing.T) {
 		{"pre-5.0 decimal", testEnv, oneColumnMap(gomysql.MYSQL_TYPE_DECIMAL, 0, 0), nil, "binlog type 0"},
 	}
 	for _, u := range unsupported {
-		_, _, err := buildTable(u.env, u.tm, u.is)
+		_, _, err := mysql.BuildTable(u.env, u.tm, u.is)
 		var ute *schema.UnsupportedTypeError
 		if !errors.As(err, &ute) || ute.Shard != "s1" || ute.Table != "db.t" || ute.Column != "c" || !strings.Contains(ute.RawType, u.raw) {
 			t.Errorf("%s: %v (%+v)", u.name, err, ute)
@@ -230,27 +187,27 @@ func TestBuildTableBehindADDL(t *testing.T) {
 		{Name: "c", DataType: "uuid", ColumnType: "uuid"},
 		{Name: "added", DataType: "int", ColumnType: "int(11)"},
 	}}
-	tbl, conv, err := buildTable(testEnv, uuidCol, after)
+	tbl, conv, err := mysql.BuildTable(testEnv, uuidCol, after)
 	if err != nil || conv[0].Kind != mysql.KindUUID || tbl.Columns[0].RawType != "uuid" || len(tbl.Columns) != 1 {
 		t.Fatalf("behind an ADD COLUMN: %v %+v", err, tbl)
 	}
-	if got := uncertainColumns(uuidCol, after, tbl); len(got) != 1 || got[0] != "c" {
+	if got := mysql.UncertainColumns(uuidCol, after, tbl); len(got) != 1 || got[0] != "c" {
 		t.Errorf("uncertain columns %v, want [c]", got)
 	}
 	// The column is gone from information_schema (dropped since): plain
 	// bytes, and uncertain too.
 	dropped := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "other", DataType: "int", ColumnType: "int(11)"}}}
-	tbl, conv, err = buildTable(testEnv, uuidCol, dropped)
+	tbl, conv, err = mysql.BuildTable(testEnv, uuidCol, dropped)
 	if err != nil || conv[0].Kind != mysql.KindBinaryFixed {
 		t.Fatalf("column dropped since: %v %+v", err, conv)
 	}
-	if got := uncertainColumns(uuidCol, dropped, tbl); len(got) != 1 {
+	if got := mysql.UncertainColumns(uuidCol, dropped, tbl); len(got) != 1 {
 		t.Errorf("uncertain columns %v, want [c]", got)
 	}
 	// Caught up (same shape): nothing is guessed.
 	same := &mysql.CatalogTable{Columns: []mysql.CatalogColumn{{Name: "c", DataType: "uuid", ColumnType: "uuid"}}}
-	tbl, _, _ = buildTable(testEnv, uuidCol, same)
-	if got := uncertainColumns(uuidCol, same, tbl); got != nil {
+	tbl, _, _ = mysql.BuildTable(testEnv, uuidCol, same)
+	if got := mysql.UncertainColumns(uuidCol, same, tbl); got != nil {
 		t.Errorf("uncertain columns %v for a table unchanged since", got)
 	}
 }
