@@ -188,6 +188,11 @@ func (r *Runner) Status() []RequestStatus {
 					if el := now.Sub(lr.t0).Seconds(); el > 0 {
 						ts.RowsPerSecond = float64(t.Rows-lr.rows0) / el
 					}
+				} else if t.State == StateDone && t.StartedAt != nil && t.DoneAt != nil {
+					// Done: the table's average, restarts and pauses included.
+					if el := t.DoneAt.Sub(*t.StartedAt).Seconds(); el > 0 {
+						ts.RowsPerSecond = float64(t.Rows) / el
+					}
 				}
 				ts.Percent = percent(t)
 				if ts.RowsPerSecond > 0 && t.Estimated > t.Rows {
