@@ -482,3 +482,30 @@ func TestUniqueNotNullKey(t *testing.T) {
 		return nil
 	})
 }
+
+// Memory is bounded in bytes, not rows: with memory_bytes 1MiB, chunks of
+// 1000 rows of 100 KB each are cut at the reader's share (about ten rows),
+// and every row still arrives once.
+func TestSnapshotMemoryBound(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".big (id INT PRIMARY KEY, body MEDIUMTEXT NOT NULL)")
+	for i := 0; i < 100; i += 10 {
+		exec(t, db.DB, fmt.Sprintf("INSERT INTO %s.big SELECT seq, REPEAT(CHAR(65 + seq MOD 26), 100000) FROM %s.seq_%d_to_%d", db.name, db.name, i+1, i+10))
+	}
+	cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 1000, 1),
+		"    readers: 1\n", "    readers: 1\n    memory_bytes: 1MiB\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{db.name + ".big"}})
+	done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+	tb := done.Shards[0].Tables[0]
+	if tb.Emitted != 100 || tb.Chunks < 8 {
+		t.Errorf("%+v: want 100 rows in chunks cut by memory (at least 8 of them), not one chunk of 1000", tb)
+	}
+	if keys := e.snapshotKeys(t, e.topic("big")); len(keys) != 100 {
+		t.Errorf("%d op=r records, want 100", len(keys))
+	}
+	t.Logf("100 rows of 100 KB with memory_bytes 1MiB: %d chunks", tb.Chunks)
+}
