@@ -267,6 +267,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return stopEarly(err)
 	}
+	runner.OnWarning = p.tracker.warning
 	p.runner.Store(runner)
 	defer p.runner.Store(nil)
 	var sink binlog.Sink = queue

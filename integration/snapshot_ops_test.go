@@ -19,19 +19,31 @@ import (
 )
 
 // snapshotKeys reads a topic and returns the op=r records' keys (as the
-// decoder renders them) in offset order per partition.
-func (e *e2eSetup) snapshotKeys(t *testing.T, topic string) []string {
+// decoder renders them), sorted. A snapshot is done once its rows are
+// handed to the writer, not once Kafka acknowledged them: it reads until at
+// least want keys are there, for up to a minute, and returns what it read.
+func (e *e2eSetup) snapshotKeys(t *testing.T, topic string, want int) []string {
 	t.Helper()
 	dec := e.decoder(t)
 	var out []string
-	for _, r := range e.readTopic(t, topic) {
-		rec, err := dec.Decode(context.Background(), r.Key, r.Value)
-		if err != nil {
-			t.Fatal(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out = out[:0]
+		if e.topicExists(t, topic) {
+			for _, r := range e.readTopic(t, topic) {
+				rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec.Op == "r" {
+					out = append(out, fmt.Sprint(rec.Key))
+				}
+			}
 		}
-		if rec.Op == "r" {
-			out = append(out, fmt.Sprint(rec.Key))
+		if len(out) >= want || time.Now().After(deadline) {
+			break
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	sort.Strings(out)
 	return out
@@ -88,17 +100,17 @@ func TestSnapshotAwkwardKeys(t *testing.T) {
 	if n := len(done.Shards[0].Tables); n != 2 {
 		t.Errorf("%d tables snapshotted, want the 2 captured ones", n)
 	}
-	ci := e.snapshotKeys(t, e.prefix+"."+e.base+".ci")
 	wantCI := sqlKeys(t, db, "ci", "k", func(v []string) string { return fmt.Sprint(map[string]any{"k": v[0]}) })
+	ci := e.snapshotKeys(t, e.prefix+"."+e.base+".ci", len(wantCI))
 	if fmt.Sprint(ci) != fmt.Sprint(wantCI) {
 		t.Errorf("_ci key: snapshot rows\n%v\nSELECT\n%v", ci, wantCI)
 	}
-	comp := e.snapshotKeys(t, e.prefix+"."+e.base+".comp")
 	wantComp := sqlKeys(t, db, "comp", "a, b", func(v []string) string {
 		var a int32
 		fmt.Sscan(v[0], &a)
 		return fmt.Sprint(map[string]any{"a": a, "b": v[1]})
 	})
+	comp := e.snapshotKeys(t, e.prefix+"."+e.base+".comp", len(wantComp))
 	if fmt.Sprint(comp) != fmt.Sprint(wantComp) {
 		t.Errorf("composite key: snapshot rows\n%v\nSELECT\n%v", comp, wantComp)
 	}
@@ -115,6 +127,13 @@ func TestSnapshotAwkwardKeys(t *testing.T) {
 	failed := waitSnapshot(t, d2, st2.ID, "failed", time.Minute)
 	if msg := failed.Shards[0].Tables[0].Error; !strings.Contains(msg, "no primary or unique NOT NULL key") || !strings.Contains(msg, "nokey") {
 		t.Errorf("keyless table: %q, want the reason naming the table", msg)
+	}
+	// Never silently: /status warns, a metric counts it.
+	if w := d2.d.Status()[0].Warnings["snapshot_failed"]; w == nil || !strings.Contains(w.Last, "nokey") {
+		t.Errorf("/status warnings lack the failed snapshot: %+v", d2.d.Status()[0].Warnings)
+	}
+	if _, m, _ := httpGet("http://" + d2.d.AdminAddr() + "/metrics"); !strings.Contains(m, `tidemark_snapshot_tables_total{shard="shard1",state="failed"}`) {
+		t.Errorf("no failed-table metric:\n%s", grepLines(m, "tidemark_snapshot_tables"))
 	}
 }
 
@@ -192,7 +211,7 @@ func TestSnapshotFilterAndControl(t *testing.T) {
 	} else {
 		t.Logf("status --watch of a finished snapshot:\n%s", out)
 	}
-	n := len(e.snapshotKeys(t, e.topic("accounts")))
+	n := len(e.snapshotKeys(t, e.topic("accounts"), 300))
 	if n != 300 {
 		t.Errorf("%d op=r records, want 300", n)
 	}
@@ -243,7 +262,7 @@ func TestSnapshotAllowListAddedOnSIGHUP(t *testing.T) {
 		if !e.topicExists(t, e.topic("late")) {
 			return fmt.Errorf("no topic")
 		}
-		if n := len(e.snapshotKeys(t, e.topic("late"))); n != 3 {
+		if n := len(e.snapshotKeys(t, e.topic("late"), 0)); n != 3 {
 			return fmt.Errorf("%d snapshot rows", n)
 		}
 		return nil
@@ -445,7 +464,7 @@ func TestUniqueNotNullKey(t *testing.T) {
 		fmt.Sscan(v[1], &r)
 		return fmt.Sprint(map[string]any{"code": v[0], "region": r})
 	})
-	if got := e.snapshotKeys(t, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := e.snapshotKeys(t, topic, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("snapshot keys\n%v\nwant (the UNIQUE NOT NULL index's columns)\n%v", got, want)
 	}
 	exec(t, db.DB, "UPDATE "+db.name+".uk SET v = 9 WHERE code = 'b'", "DELETE FROM "+db.name+".uk WHERE code = 'a' AND region = 2")
@@ -504,7 +523,7 @@ func TestSnapshotMemoryBound(t *testing.T) {
 	if tb.Emitted != 100 || tb.Chunks < 8 {
 		t.Errorf("%+v: want 100 rows in chunks cut by memory (at least 8 of them), not one chunk of 1000", tb)
 	}
-	if keys := e.snapshotKeys(t, e.topic("big")); len(keys) != 100 {
+	if keys := e.snapshotKeys(t, e.topic("big"), 100); len(keys) != 100 {
 		t.Errorf("%d op=r records, want 100", len(keys))
 	}
 	t.Logf("100 rows of 100 KB with memory_bytes 1MiB: %d chunks", tb.Chunks)

@@ -143,6 +143,7 @@ func (r *Runner) Cancel(id string) (*Request, error) {
 		for _, t := range req.Tables {
 			if t.State != StateDone && t.State != StateFailed {
 				t.State = StateCancelled
+				r.metrics.tables.WithLabelValues(r.shard, StateCancelled).Inc()
 			}
 		}
 		return true
@@ -268,6 +269,7 @@ func (r *Runner) watchPressure(ctx context.Context) {
 			// Not pressure (the chunk queries will see a dead server), but
 			// the guard is blind meanwhile: say so.
 			r.log.Warn("snapshot: cannot read the source's load; readers are not paced by it until it can be read", "error", err)
+			r.warn("snapshot_pressure_unknown", "cannot read the source's load: "+err.Error())
 		case err == nil && failing:
 			r.log.Info("snapshot: the source's load can be read again")
 		}

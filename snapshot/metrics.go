@@ -18,6 +18,7 @@ type Metrics struct {
 	pauses     *prometheus.CounterVec
 	paused     *prometheus.GaugeVec
 	readers    *prometheus.GaugeVec
+	tables     *prometheus.CounterVec
 }
 
 // NewMetrics registers the series with reg (nil: unregistered, for tests).
@@ -60,8 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tidemark_snapshot_readers",
 			Help: "Chunk readers running on the shard.",
 		}, []string{"shard"}),
+		tables: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidemark_snapshot_tables_total",
+			Help: "Tables whose snapshot ended, by how: done, failed (the reason is in GET /snapshots/{id}, the log and /status warnings), cancelled.",
+		}, []string{"shard", "state"}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.emitted, m.superseded, m.chunks, m.retries, m.window, m.pauses, m.paused, m.readers} {
+	for _, c := range []prometheus.Collector{m.rows, m.emitted, m.superseded, m.chunks, m.retries, m.window, m.pauses, m.paused, m.readers, m.tables} {
 		if reg == nil {
 			continue
 		}

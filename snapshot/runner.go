@@ -93,6 +93,11 @@ type Runner struct {
 	pressured atomic.Bool
 	readers   atomic.Int32
 
+	// OnWarning, when set before Run, hears what degrades a snapshot without
+	// stopping the shard (a failed table, a blind pressure check): the
+	// daemon's /status warnings.
+	OnWarning func(kind, msg string)
+
 	ctlMu sync.Mutex // one control call at a time (its connection)
 	ctl   Conn
 
@@ -370,7 +375,14 @@ func (r *Runner) runTable(ctx context.Context, id, table string) {
 			req.State = StateDone
 		}
 	})
+	r.metrics.tables.WithLabelValues(r.shard, StateDone).Inc()
 	r.log.Info("snapshot of a table done", "snapshot", id, "table", table, "rows", rows, "emitted", emitted)
+}
+
+func (r *Runner) warn(kind, msg string) {
+	if r.OnWarning != nil {
+		r.OnWarning(kind, msg)
+	}
 }
 
 func cloneRanges(rs []*KeyRange) []*KeyRange {
@@ -388,6 +400,8 @@ func (r *Runner) failTable(ctx context.Context, id, table string, err error) {
 		return
 	}
 	r.log.Error("snapshot of a table failed", "snapshot", id, "table", table, "error", err)
+	r.metrics.tables.WithLabelValues(r.shard, StateFailed).Inc()
+	r.warn("snapshot_failed", "snapshot "+id+" table "+table+": "+err.Error())
 	r.m.Update(func(p *Progress) {
 		req, tp := p.table(id, table)
 		if tp == nil {
