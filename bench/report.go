@@ -189,24 +189,24 @@ func count(n int64) string {
 
 // snapshotTableRows is the snapshot scenario's table (issue 9).
 func snapshotTableRows(r *results) (header []string, rows [][]string) {
-	header = []string{"connector", "settings", "rows", "seconds", "rows/s", "first record s", "CPU-s", "CPU-s/M rows", "peak RSS",
+	header = []string{"connector", "settings", "rows", "seconds", "rows/s", "rows/s after 1st", "first record s", "CPU-s", "CPU-s/M rows", "peak RSS",
 		"OLTP p50 ms without / during", "OLTP p99 ms without / during", "p99 rise", "note"}
 	s := r.Snapshot
 	if s == nil {
 		return header, nil
 	}
 	if l := s.Fill; l != nil {
-		rows = append(rows, []string{"(writer)", "fill " + s.Table, fmt.Sprint(l.Rows), f1(l.Seconds), f0(l.RowsPS), "", "", "", "", "", "", "",
+		rows = append(rows, []string{"(writer)", "fill " + s.Table, fmt.Sprint(l.Rows), f1(l.Seconds), f0(l.RowsPS), "", "", "", "", "", "", "", "",
 			"multi-row INSERTs before any connector starts"})
 	}
 	for _, x := range s.Runs {
 		row := []string{x.Connector, x.Settings}
 		if x.Error != "" {
-			row = append(row, "", "", "", "", "", "", "", "", "", "", "FAILED: "+abbreviate(x.Error, 200))
+			row = append(row, "", "", "", "", "", "", "", "", "", "", "", "FAILED: "+abbreviate(x.Error, 200))
 			rows = append(rows, row)
 			continue
 		}
-		row = append(row, fmt.Sprint(x.Rows), f1(x.Seconds), f0(x.RowsPerSecond), f1z(x.StartupSeconds), f1(x.CPUSeconds), f1(x.CPUSecondsPerMillion), mibStr(x.PeakRSSBytes))
+		row = append(row, fmt.Sprint(x.Rows), f1(x.Seconds), f0(x.RowsPerSecond), f0z(x.SteadyRowsPerSecond), f1z(x.StartupSeconds), f1(x.CPUSeconds), f1(x.CPUSecondsPerMillion), mibStr(x.PeakRSSBytes))
 		pair := func(get func(*oltpStats) float64) string {
 			if x.OLTPBaseline == nil || x.OLTPDuring == nil || x.OLTPDuring.Samples == 0 {
 				return ""

@@ -56,6 +56,10 @@ type snapshotRun struct {
 	Seconds        float64 `json:"seconds"`
 	StartupSeconds float64 `json:"startup_seconds,omitempty"`
 	RowsPerSecond  float64 `json:"rows_per_second"`
+	// SteadyRowsPerSecond: from the first record to the last, without the
+	// time the connector took to start copying (Tidemark plans its readers'
+	// ranges first; Debezium opens its first window).
+	SteadyRowsPerSecond float64 `json:"steady_rows_per_second,omitempty"`
 	// CPU of the connector process over the same interval.
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsPerMillion float64 `json:"cpu_seconds_per_million_rows"`
@@ -411,6 +415,7 @@ func (b *bench) snapshotRun(ctx context.Context, v snapVariant, oltp *oltpLoad, 
 	if r.Seconds > 0 {
 		r.RowsPerSecond = float64(int64(float64(r.Rows) / end.Sub(trigger).Seconds()))
 	}
+	r.SteadyRowsPerSecond = steadyRate(w, end, r.Rows)
 	r.CPUSeconds = round2(st1.CPUSeconds - st0.CPUSeconds)
 	r.CPUSecondsPerMillion = perMillion(st1.CPUSeconds-st0.CPUSeconds, r.Rows)
 	r.PeakRSSBytes = st1.HWMBytes
