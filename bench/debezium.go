@@ -40,6 +40,22 @@ type debezium struct {
 
 	dec recordDecoder
 	ka  *kafkaAdmin
+
+	// snap, when set, makes this the snapshot scenario's variant: it also
+	// captures the snapshot table and takes incremental-snapshot signals.
+	snap *dbzSnap
+}
+
+// dbzSnap is how a Debezium variant of the snapshot scenario is signalled.
+type dbzSnap struct {
+	table     string // the snapshot table (in the bench database), captured beside the bench table
+	chunkSize int    // incremental.snapshot.chunk.size (Debezium's default 1024)
+	// readOnly: read.only=true with the Kafka signal channel (watermarks
+	// from the binlog's GTIDs, nothing written to the source); else the
+	// source signal table, where Debezium writes its window watermarks.
+	readOnly    bool
+	signalTopic string // the Kafka signal channel's topic (readOnly)
+	signalTable string // bench database table (not readOnly)
 }
 
 // name is debezium-avro, debezium-json or debezium-avro-tuned.
@@ -148,7 +164,9 @@ func (d *debezium) connectorProperties(key string) string {
 	p("database.server.id", fmt.Sprint(d.serverID))
 	p("topic.prefix", d.topicPrefix())
 	p("database.include.list", d.database)
-	p("table.include.list", d.database+"."+d.table)
+	if d.snap == nil {
+		p("table.include.list", d.database+"."+d.table)
+	}
 	// Streaming only: the first start records the current binlog position
 	// and the table's schema, then streams; no rows are read by SELECT.
 	p("snapshot.mode", "no_data")
@@ -170,6 +188,25 @@ func (d *debezium) connectorProperties(key string) string {
 	if d.tuned {
 		for _, kv := range tunedConnector {
 			p(kv[0], kv[1])
+		}
+	}
+	if s := d.snap; s != nil {
+		p("table.include.list", d.database+"."+d.table+","+d.database+"."+s.table)
+		p("incremental.snapshot.chunk.size", fmt.Sprint(s.chunkSize))
+		if s.readOnly {
+			// Debezium's read-only incremental snapshot: signals come from a
+			// Kafka topic (key: topic.prefix), window watermarks from the
+			// server's executed GTID set; nothing is written to the source.
+			p("read.only", "true")
+			p("signal.enabled.channels", "kafka")
+			p("signal.kafka.topic", s.signalTopic)
+			p("signal.kafka.bootstrap.servers", d.brokers)
+			p("signal.kafka.groupId", d.connectorName()+"-signals")
+		} else {
+			// The source channel: a signal table Debezium reads from the binlog
+			// and writes its open/close window rows to (the table is captured
+			// implicitly).
+			p("signal.data.collection", d.database+"."+s.signalTable)
 		}
 	}
 	return b.String()

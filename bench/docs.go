@@ -17,13 +17,15 @@ var docTemplate string
 
 func renderMarkdown(r *results) ([]byte, error) {
 	t, err := template.New("benchmarks.md").Funcs(template.FuncMap{
-		"table":   func() string { return markdownTable(r) },
-		"targets": func() string { return markdownTargets(r) },
-		"kv":      sortedKV,
-		"kind":    func() string { return runKind(r) },
-		"date":    func() string { return r.Started.UTC().Format("2006-01-02 15:04 UTC") },
-		"mins":    func(s float64) string { return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60) },
-		"loads":   func() string { return loadLines(r) },
+		"table":           func() string { return markdownTable(r) },
+		"targets":         func() string { return markdownTargets(r) },
+		"kv":              sortedKV,
+		"kind":            func() string { return runKind(r) },
+		"date":            func() string { return r.Started.UTC().Format("2006-01-02 15:04 UTC") },
+		"mins":            func(s float64) string { return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60) },
+		"loads":           func() string { return loadLines(r) },
+		"snapshotTable":   func() string { return markdownSnapshotTable(r) },
+		"snapshotTargets": func() string { return markdownTargetList(r.SnapshotTargets) },
 	}).Parse(docTemplate)
 	if err != nil {
 		return nil, err
@@ -56,6 +58,13 @@ func loadLines(r *results) string {
 		l := m.Load
 		fmt.Fprintf(&b, "| %s | %s | %s → %s | %.0f%% | %.1f / %.1f / %.1f |\n", m.Scenario, m.Connector,
 			l.LoadavgBefore, l.LoadavgAfter, l.BusyPercent, l.StackCPU["shard1"], l.StackCPU["kafka"], l.StackCPU["registry"])
+	}
+	if s := r.Snapshot; s != nil {
+		for _, m := range s.Runs {
+			l := m.Load
+			fmt.Fprintf(&b, "| snapshot | %s | %s → %s | %.0f%% | %.1f / %.1f / %.1f |\n", m.Connector,
+				l.LoadavgBefore, l.LoadavgAfter, l.BusyPercent, l.StackCPU["shard1"], l.StackCPU["kafka"], l.StackCPU["registry"])
+		}
 	}
 	if p := r.RawProduce; p != nil {
 		l := p.Load

@@ -11,25 +11,40 @@ import (
 // fits in 15 minutes on the 2-core machine; -quick shrinks every knob to
 // give a ~2-minute run that still exercises every scenario's code path.
 type plan struct {
-	Quick           bool    `json:"quick"`
-	DrainRows       int64   `json:"drain_rows"`
-	LoadBatch       int     `json:"load_batch_rows"`
-	LoadConns       int     `json:"load_connections"`
-	LiveRates       []int   `json:"live_rates_rows_per_second"`
-	LiveSeconds     int     `json:"live_seconds"`
-	WarmupSeconds   seconds `json:"warmup_seconds"` // same writes before each live window, not measured
-	LiveWriters     int     `json:"live_writer_connections"`
-	BigTxnRows      int64   `json:"big_transaction_rows"`
-	RawRecords      int64   `json:"raw_produce_records"`
-	RawRecordBytes  int     `json:"raw_produce_record_bytes"`
-	DebeziumJSON    bool    `json:"debezium_json"` // also drain with Debezium's JSON (best case)
-	DrainTimeout    seconds `json:"drain_timeout_seconds"`
-	SettleTimeout   seconds `json:"settle_timeout_seconds"` // after a live window, for the rest to arrive
-	BigTxnTimeout   seconds `json:"big_transaction_timeout_seconds"`
-	StartupTimeout  seconds `json:"startup_timeout_seconds"`
-	ScenarioFilter  string  `json:"scenario_filter,omitempty"`
-	ConnectorFilter string  `json:"connector_filter,omitempty"`
-	Overrides       string  `json:"overrides,omitempty"` // plan flags given on the command line
+	Quick          bool    `json:"quick"`
+	DrainRows      int64   `json:"drain_rows"`
+	LoadBatch      int     `json:"load_batch_rows"`
+	LoadConns      int     `json:"load_connections"`
+	LiveRates      []int   `json:"live_rates_rows_per_second"`
+	LiveSeconds    int     `json:"live_seconds"`
+	WarmupSeconds  seconds `json:"warmup_seconds"` // same writes before each live window, not measured
+	LiveWriters    int     `json:"live_writer_connections"`
+	BigTxnRows     int64   `json:"big_transaction_rows"`
+	RawRecords     int64   `json:"raw_produce_records"`
+	RawRecordBytes int     `json:"raw_produce_record_bytes"`
+	DebeziumJSON   bool    `json:"debezium_json"` // also drain with Debezium's JSON (best case)
+	DrainTimeout   seconds `json:"drain_timeout_seconds"`
+	SettleTimeout  seconds `json:"settle_timeout_seconds"` // after a live window, for the rest to arrive
+	BigTxnTimeout  seconds `json:"big_transaction_timeout_seconds"`
+	StartupTimeout seconds `json:"startup_timeout_seconds"`
+	// The incremental snapshot (issue 9): a table of SnapshotRows rows,
+	// snapshotted by each connector in turn while an OLTP workload of
+	// OLTPRate statements/s on OLTPConns connections runs on another table
+	// (and, before each snapshot, for OLTPBaselineSeconds without one).
+	SnapshotRows        int64   `json:"snapshot_rows"`
+	SnapshotTimeout     seconds `json:"snapshot_timeout_seconds"`
+	OLTPRate            int     `json:"oltp_statements_per_second"`
+	OLTPConns           int     `json:"oltp_connections"`
+	OLTPRows            int64   `json:"oltp_table_rows"`
+	OLTPBaselineSeconds seconds `json:"oltp_baseline_seconds"`
+	// Debezium's chunk sizes: its default, and the tuned variant's.
+	DebeziumChunk      int `json:"debezium_chunk_size"`
+	DebeziumTunedChunk int `json:"debezium_tuned_chunk_size"`
+	// TidemarkPacedRPS is the paced Tidemark variant's max_rows_per_second.
+	TidemarkPacedRPS int    `json:"tidemark_paced_rows_per_second"`
+	ScenarioFilter   string `json:"scenario_filter,omitempty"`
+	ConnectorFilter  string `json:"connector_filter,omitempty"`
+	Overrides        string `json:"overrides,omitempty"` // plan flags given on the command line
 }
 
 type seconds int
@@ -49,6 +64,11 @@ func fullPlan() plan {
 		// snapshot) has taken 60 s on this 2-core machine under load, and
 		// a Debezium drain of 1M rows over 3 minutes.
 		DrainTimeout: 360, SettleTimeout: 45, BigTxnTimeout: 360, StartupTimeout: 150,
+		// A Debezium incremental snapshot reads one chunk at a time on the
+		// streaming thread: at ~10k rows/s, 2M rows take over 3 minutes.
+		SnapshotRows: 2_000_000, SnapshotTimeout: 900,
+		OLTPRate: 200, OLTPConns: 4, OLTPRows: 20_000, OLTPBaselineSeconds: 20,
+		DebeziumChunk: 1024, DebeziumTunedChunk: 8192, TidemarkPacedRPS: 50_000,
 	}
 }
 
@@ -60,6 +80,9 @@ func quickPlan() plan {
 		BigTxnRows: 50_000, RawRecords: 100_000, RawRecordBytes: 600,
 		DebeziumJSON: false,
 		DrainTimeout: 60, SettleTimeout: 20, BigTxnTimeout: 60, StartupTimeout: 150,
+		SnapshotRows: 100_000, SnapshotTimeout: 120,
+		OLTPRate: 200, OLTPConns: 4, OLTPRows: 5_000, OLTPBaselineSeconds: 5,
+		DebeziumChunk: 1024, DebeziumTunedChunk: 8192, TidemarkPacedRPS: 50_000,
 	}
 }
 

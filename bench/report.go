@@ -102,6 +102,8 @@ func scenarioLabel(r *results, s string) string {
 	switch {
 	case s == "drain":
 		return fmt.Sprintf("drain %s rows", count(r.Plan.DrainRows))
+	case s == "snapshot":
+		return fmt.Sprintf("snapshot of %s rows", count(r.Plan.SnapshotRows))
 	case s == "big-txn":
 		return fmt.Sprintf("1 txn of %s rows", count(r.Plan.BigTxnRows))
 	case strings.HasPrefix(s, "live-"):
@@ -128,6 +130,7 @@ func printText(out io.Writer, r *results) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Result, t.Goal, t.Detail)
 	}
 	tw.Flush()
+	printSnapshot(out, r)
 	for _, s := range r.Skipped {
 		fmt.Fprintf(out, "skipped: %s\n", s)
 	}
@@ -137,31 +140,9 @@ func printText(out io.Writer, r *results) {
 }
 
 // markdownTable renders the same rows for docs/benchmarks.md.
-func markdownTable(r *results) string {
-	header, rows := tableRows(r)
-	var b strings.Builder
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
-	for range header {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	for _, row := range rows {
-		for i := range row {
-			row[i] = strings.ReplaceAll(row[i], "|", "/")
-		}
-		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
-	}
-	return b.String()
-}
+func markdownTable(r *results) string { return markdownRows(tableRows(r)) }
 
-func markdownTargets(r *results) string {
-	var b strings.Builder
-	b.WriteString("| goal | result | figures |\n|---|---|---|\n")
-	for _, t := range r.Targets {
-		fmt.Fprintf(&b, "| %s | **%s** | %s |\n", t.Goal, t.Result, t.Detail)
-	}
-	return b.String()
-}
+func markdownTargets(r *results) string { return markdownTargetList(r.Targets) }
 
 func runKind(r *results) string {
 	switch {
@@ -204,4 +185,101 @@ func count(n int64) string {
 		return fmt.Sprintf("%dk", n/1000)
 	}
 	return fmt.Sprint(n)
+}
+
+// snapshotTableRows is the snapshot scenario's table (issue 9).
+func snapshotTableRows(r *results) (header []string, rows [][]string) {
+	header = []string{"connector", "settings", "rows", "seconds", "rows/s", "rows/s after 1st", "first record s", "CPU-s", "CPU-s/M rows", "peak RSS",
+		"OLTP p50 ms without / during", "OLTP p99 ms without / during", "p99 rise", "note"}
+	s := r.Snapshot
+	if s == nil {
+		return header, nil
+	}
+	if l := s.Fill; l != nil {
+		rows = append(rows, []string{"(writer)", "fill " + s.Table, fmt.Sprint(l.Rows), f1(l.Seconds), f0(l.RowsPS), "", "", "", "", "", "", "", "",
+			"multi-row INSERTs before any connector starts"})
+	}
+	for _, x := range s.Runs {
+		row := []string{x.Connector, x.Settings}
+		if x.Error != "" {
+			row = append(row, "", "", "", "", "", "", "", "", "", "", "", "FAILED: "+abbreviate(x.Error, 200))
+			rows = append(rows, row)
+			continue
+		}
+		row = append(row, fmt.Sprint(x.Rows), f1(x.Seconds), f0(x.RowsPerSecond), f0z(x.SteadyRowsPerSecond), f1z(x.StartupSeconds), f1(x.CPUSeconds), f1(x.CPUSecondsPerMillion), mibStr(x.PeakRSSBytes))
+		pair := func(get func(*oltpStats) float64) string {
+			if x.OLTPBaseline == nil || x.OLTPDuring == nil || x.OLTPDuring.Samples == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%.1f / %.1f", get(x.OLTPBaseline), get(x.OLTPDuring))
+		}
+		row = append(row, pair(func(o *oltpStats) float64 { return o.P50MS }), pair(func(o *oltpStats) float64 { return o.P99MS }))
+		if x.P99RisePercent != nil {
+			row = append(row, fmt.Sprintf("%+.0f%%", *x.P99RisePercent))
+		} else {
+			row = append(row, "")
+		}
+		notes := []string{x.Signal}
+		if x.Incomplete != "" {
+			notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
+		}
+		if d := x.OLTPDuring; d != nil && (d.Errors > 0 || d.Unsent > 0) {
+			notes = append(notes, fmt.Sprintf("OLTP during: %d errors, %d statements not sent", d.Errors, d.Unsent))
+		}
+		notes = append(notes, x.Notes...)
+		row = append(row, strings.Join(notes, "; "))
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+func printSnapshot(out io.Writer, r *results) {
+	if r.Snapshot == nil {
+		return
+	}
+	fmt.Fprintf(out, "\nincremental snapshot of %s (%d rows):\n", r.Snapshot.Table, r.Snapshot.Rows)
+	header, rows := snapshotTableRows(r)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	if s := r.Snapshot.DebeziumReadOnly; s != "" {
+		fmt.Fprintf(out, "Debezium read-only mode: %s\n", s)
+	}
+	fmt.Fprintf(out, "\nsnapshot targets (reported, not asserted):\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, t := range r.SnapshotTargets {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Result, t.Goal, t.Detail)
+	}
+	tw.Flush()
+}
+
+// markdownRows renders a header and rows as a markdown table.
+func markdownRows(header []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		for i := range row {
+			row[i] = strings.ReplaceAll(row[i], "|", "/")
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+func markdownSnapshotTable(r *results) string { return markdownRows(snapshotTableRows(r)) }
+
+func markdownTargetList(ts []target) string {
+	var b strings.Builder
+	b.WriteString("| goal | result | figures |\n|---|---|---|\n")
+	for _, t := range ts {
+		fmt.Fprintf(&b, "| %s | **%s** | %s |\n", t.Goal, t.Result, t.Detail)
+	}
+	return b.String()
 }

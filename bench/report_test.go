@@ -85,3 +85,75 @@ func TestRunKind(t *testing.T) {
 		t.Fatalf("a run with overrides is %q, want partial (never written to docs)", k)
 	}
 }
+
+func sampleSnapshot() *snapshotResults {
+	rise := func(f float64) *float64 { return &f }
+	return &snapshotResults{Table: "bench.snap", Rows: 2_000_000, Fill: &loadResult{Rows: 2_000_000, Seconds: 40, RowsPS: 50000},
+		DebeziumReadOnly: "tried with debezium-avro: Read only connection requires GTID_MODE to be ON; measured with the signal table instead",
+		Runs: []snapshotRun{
+			{Connector: "debezium-avro", System: "debezium", Rows: 2_000_000, Seconds: 200, RowsPerSecond: 10000, CPUSecondsPerMillion: 300, PeakRSSBytes: 3000 * mib,
+				OLTPBaseline: &oltpStats{latencyStats: latencyStats{Samples: 4000, P99MS: 10}}, OLTPDuring: &oltpStats{latencyStats: latencyStats{Samples: 40000, P99MS: 30}}, P99RisePercent: rise(200)},
+			{Connector: "tidemark", System: "tidemark", Rows: 2_000_000, Seconds: 16, RowsPerSecond: 125000, CPUSecondsPerMillion: 15, PeakRSSBytes: 150 * mib,
+				OLTPBaseline: &oltpStats{latencyStats: latencyStats{Samples: 4000, P99MS: 10}}, OLTPDuring: &oltpStats{latencyStats: latencyStats{Samples: 3200, P99MS: 11.5}}, P99RisePercent: rise(15)},
+			{Connector: "debezium-avro-tuned", System: "debezium", Rows: 2_000_000, Seconds: 100, RowsPerSecond: 20000},
+			{Connector: "tidemark-paced", System: "tidemark", Error: "boom | pipe"},
+		}}
+}
+
+func TestSnapshotTargets(t *testing.T) {
+	r := sampleResults()
+	if evaluateSnapshotTargets(r) != nil {
+		t.Fatal("snapshot targets without a snapshot scenario")
+	}
+	r.Snapshot = sampleSnapshot()
+	got := map[string]target{}
+	for _, tg := range evaluateSnapshotTargets(r) {
+		got[tg.Goal] = tg
+	}
+	want := []struct{ goal, result, detail string }{
+		// Against the fastest Debezium variant, not the first.
+		{"snapshot rows/s >= 5x Debezium's best", "PASS", "125000 vs 20000 rows/s (debezium-avro-tuned, the best of 2 Debezium variants): 6.25x"},
+		{"snapshot >= 100k rows/s unpaced", "PASS", "125000 rows/s over 2000000 rows"},
+		{"default pacing: source OLTP p99 rises <= 20%", "PASS", "p99 10.0 ms without, 11.5 ms during: +15%"},
+	}
+	for _, w := range want {
+		g, ok := got[w.goal]
+		if !ok || g.Result != w.result || !strings.Contains(g.Detail, w.detail) {
+			t.Errorf("%s: %s %q, want %s with %q", w.goal, g.Result, g.Detail, w.result, w.detail)
+		}
+	}
+	r.Snapshot.Runs[1].Error = "failed"
+	for _, tg := range evaluateSnapshotTargets(r) {
+		if tg.Result != "n/a" {
+			t.Errorf("%s: %s without a Tidemark run", tg.Goal, tg.Result)
+		}
+	}
+}
+
+func TestSnapshotReport(t *testing.T) {
+	r := sampleResults()
+	r.Snapshot = sampleSnapshot()
+	r.Targets, r.SnapshotTargets = evaluateTargets(r), evaluateSnapshotTargets(r)
+	var text strings.Builder
+	printText(&text, r)
+	md, err := renderMarkdown(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{text.String(), string(md)} {
+		for _, s := range []string{"125000", "10.0 / 11.5", "+15%", "FAILED: boom", "GTID_MODE"} {
+			if !strings.Contains(out, s) {
+				t.Errorf("report lacks %q:\n%s", s, out)
+			}
+		}
+	}
+	for _, s := range []string{"## Incremental snapshot (issue 9)", "| tidemark | ", "| snapshot | tidemark |", "boom / pipe"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("markdown lacks %q", s)
+		}
+	}
+	r.Snapshot, r.SnapshotTargets = nil, nil
+	if md, _ := renderMarkdown(r); strings.Contains(string(md), "Incremental snapshot") {
+		t.Error("markdown has a snapshot section without a snapshot run")
+	}
+}

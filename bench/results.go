@@ -21,6 +21,10 @@ type results struct {
 	Runs            []measurement     `json:"runs"`
 	RawProduce      *rawProduce       `json:"raw_produce,omitempty"`
 	Targets         []target          `json:"targets"`
+	// Snapshot is the incremental-snapshot scenario (issue 9), with its
+	// own targets.
+	Snapshot        *snapshotResults `json:"snapshot,omitempty"`
+	SnapshotTargets []target         `json:"snapshot_targets,omitempty"`
 	// Skipped says, per connector or scenario, why it was not measured.
 	Skipped []string `json:"skipped,omitempty"`
 	Errors  []string `json:"errors,omitempty"`

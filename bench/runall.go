@@ -114,7 +114,9 @@ func (b *bench) runAll(ctx context.Context, conns []connector) error {
 			return ctx.Err()
 		}
 	}
-	return nil
+
+	// Incremental snapshot (issue 9): its own tables, last.
+	return b.snapshots(ctx, conns)
 }
 
 // alternate orders connectors Debezium, Tidemark, Debezium, Tidemark...
@@ -176,20 +178,18 @@ func (b *bench) prepare(ctx context.Context, conns []connector) error {
 // cleanup deletes the bench's topics and registry subjects: its own names
 // only, never anything else on the shared stack.
 func (b *bench) cleanup(ctx context.Context, conns []connector) error {
-	prefixes := []string{stateTopicPrefix, rawTopic}
+	var topics []string
 	for _, c := range conns {
 		if c.topic() != "" {
-			prefixes = append(prefixes, c.topic())
+			topics = append(topics, c.topic())
 		}
+		topics = append(topics, snapshotTopics(c)...)
 	}
-	if _, err := b.ka.deleteTopicsWithPrefix(ctx, prefixes...); err != nil {
+	if _, err := b.ka.deleteTopicsWithPrefix(ctx, append([]string{stateTopicPrefix, rawTopic}, topics...)...); err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if c.topic() == "" {
-			continue
-		}
-		for _, s := range []string{c.topic() + "-key", c.topic() + "-value"} {
+	for _, t := range topics {
+		for _, s := range []string{t + "-key", t + "-value"} {
 			// Soft delete, then permanent: the registry requires both steps.
 			for _, q := range []string{"", "?permanent=true"} {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, b.env.RegistryURL+"/subjects/"+s+q, nil)

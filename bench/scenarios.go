@@ -36,6 +36,9 @@ type bench struct {
 	registered map[string]ledgerMark
 	// unavailable[c] says why a connector is not measured.
 	unavailable map[string]string
+	// snapProfile: seconds of CPU profile taken from Tidemark's pprof
+	// during its unpaced snapshot (0: none, the default: it costs CPU).
+	snapProfile int
 }
 
 // baseline is where progress stands before new work: the topic's end

@@ -155,3 +155,79 @@ func passMiss(ok bool) string {
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// evaluateSnapshotTargets reports issue 9's goals for the incremental
+// snapshot: Tidemark's snapshot with the daemon's defaults (which are
+// unpaced: max_rows_per_second 0, pause_when_threads_running 0) against
+// the best Debezium variant's rows/s, the 100k rows/s bound, and the rise
+// of the source's OLTP p99 during the snapshot. Nil when the scenario did
+// not run.
+func evaluateSnapshotTargets(r *results) []target {
+	s := r.Snapshot
+	if s == nil {
+		return nil
+	}
+	var tm, best *snapshotRun
+	nDbz := 0
+	for i := range s.Runs {
+		x := &s.Runs[i]
+		if x.Error != "" || x.Rows <= 0 {
+			continue
+		}
+		switch {
+		case x.Connector == "tidemark":
+			tm = x
+		case x.System == "debezium":
+			nDbz++
+			if best == nil || x.RowsPerSecond > best.RowsPerSecond {
+				best = x
+			}
+		}
+	}
+	missing := func(t target, who string) target {
+		if t.Result == "" {
+			t.Result, t.Detail = "n/a", who+" not measured (see the snapshot table)"
+		}
+		return t
+	}
+	var ts []target
+
+	t := target{Goal: "snapshot rows/s >= 5x Debezium's best"}
+	if tm != nil && best != nil {
+		t.Tidemark, t.Other = tm.RowsPerSecond, best.RowsPerSecond
+		t.Ratio = round2(t.Tidemark / t.Other)
+		t.Result = passMiss(t.Ratio >= 5 && tm.Incomplete == "")
+		t.Detail = fmt.Sprintf("%.0f vs %.0f rows/s (%s, the best of %d Debezium variants): %.2fx", t.Tidemark, t.Other, best.Connector, nDbz, t.Ratio)
+		if best.Incomplete != "" {
+			t.Detail += " (" + best.Connector + " incomplete: figures to its last record)"
+		}
+	}
+	ts = append(ts, missing(t, "tidemark or every Debezium variant"))
+
+	t = target{Goal: "snapshot >= 100k rows/s unpaced", Other: 100_000}
+	if tm != nil {
+		t.Tidemark = tm.RowsPerSecond
+		t.Result = passMiss(t.Tidemark >= 100_000 && tm.Incomplete == "")
+		t.Detail = fmt.Sprintf("%.0f rows/s over %d rows (%.0f after the first record, %.1f s after the request), %.1f CPU-s per M rows",
+			t.Tidemark, tm.Rows, tm.SteadyRowsPerSecond, tm.StartupSeconds, tm.CPUSecondsPerMillion)
+		if tm.Incomplete != "" {
+			t.Detail += " (incomplete: " + tm.Incomplete + ")"
+		}
+	}
+	ts = append(ts, missing(t, "tidemark"))
+
+	t = target{Goal: "default pacing: source OLTP p99 rises <= 20%", Other: 20}
+	if tm != nil && tm.P99RisePercent != nil {
+		t.Tidemark = *tm.P99RisePercent
+		t.Result = passMiss(t.Tidemark <= 20)
+		t.Detail = fmt.Sprintf("p99 %.1f ms without, %.1f ms during: %+.0f%% (the daemon's default pacing is none)",
+			tm.OLTPBaseline.P99MS, tm.OLTPDuring.P99MS, t.Tidemark)
+		for _, x := range s.Runs {
+			if x.Error == "" && x.P99RisePercent != nil && x.Connector != "tidemark" {
+				t.Detail += fmt.Sprintf("; %s %+.0f%%", x.Connector, *x.P99RisePercent)
+			}
+		}
+	}
+	ts = append(ts, missing(t, "tidemark"))
+	return ts
+}

@@ -32,11 +32,26 @@ type tidemark struct {
 
 	dec recordDecoder
 	ka  *kafkaAdmin
+
+	// snap, when set, makes this the snapshot scenario's variant: it also
+	// captures the snapshot table and sets the shard's snapshot keys.
+	snap *tmSnap
+}
+
+// tmSnap is a Tidemark variant of the snapshot scenario.
+type tmSnap struct {
+	variant string   // the variant's name: tidemark, tidemark-paced
+	table   string   // the snapshot table, captured beside the bench table
+	keys    []string // defaults.snapshot keys, "key: value" (none: the daemon's defaults)
+	pprof   bool     // serve /debug/pprof/ on the admin endpoint (loopback, no token)
 }
 
 const tidemarkShard = "shard1"
 
 func (t *tidemark) name() string {
+	if t.snap != nil {
+		return t.snap.variant
+	}
 	if t.discard {
 		return "tidemark-discard"
 	}
@@ -75,16 +90,34 @@ func (t *tidemark) start(ctx context.Context, key string) (*process, error) {
 func (t *tidemark) config(key string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by the benchmark harness (bench/tidemark.go) for one run.\n")
-	fmt.Fprintf(&b, "admin: {listen: %q}\n", t.adminAddr)
+	if t.snap != nil && t.snap.pprof {
+		fmt.Fprintf(&b, "admin: {listen: %q, pprof: true}\n", t.adminAddr)
+	} else {
+		fmt.Fprintf(&b, "admin: {listen: %q}\n", t.adminAddr)
+	}
 	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  positions_topic: %s\n", quoteList(t.brokers), t.positionsTopic(key))
 	if t.discard {
 		fmt.Fprintf(&b, "  sink: discard\n")
 	}
 	fmt.Fprintf(&b, "registry: {url: %q}\n", t.registryURL)
 	fmt.Fprintf(&b, "topics:\n  prefix: %s\n  partitions: %d\n  replication_factor: 1\n", t.topicPrefix(), benchPartitions)
-	fmt.Fprintf(&b, "defaults:\n  user: tidemark\n  password_env: %s\n  flavor: mariadb\n", t.passwordEnv)
+	// start: current: a shard without a stored position streams from the
+	// server's current position (the daemon's default, start: snapshot,
+	// would first snapshot the bench table at every fresh start). The
+	// snapshot scenario triggers its snapshot over the admin API.
+	fmt.Fprintf(&b, "defaults:\n  user: tidemark\n  password_env: %s\n  flavor: mariadb\n  start: current\n", t.passwordEnv)
+	include := []string{t.table}
+	if t.snap != nil {
+		include = append(include, t.snap.table)
+		if len(t.snap.keys) > 0 {
+			fmt.Fprintf(&b, "  snapshot:\n")
+			for _, kv := range t.snap.keys {
+				fmt.Fprintf(&b, "    %s\n", kv)
+			}
+		}
+	}
 	fmt.Fprintf(&b, "shards:\n  - name: %s\n    host: %s\n    port: %d\n    server_id: 4101\n", tidemarkShard, t.shardHost, t.shardPort)
-	fmt.Fprintf(&b, "    tables:\n      - database: %s\n        include: [%q]\n", t.database, t.table)
+	fmt.Fprintf(&b, "    tables:\n      - database: %s\n        include: [%s]\n", t.database, quoteList(include))
 	return b.String()
 }
 
