@@ -93,16 +93,5 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 // or the network is gone without closing the socket.
 var errIdle = errors.New("no binlog event or heartbeat from the server within the read timeout")
 
-// mark returns err, matching sentinel for errors.Is as well, without adding
-// the sentinel's text to the message (which already says what happened).
-func mark(sentinel, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &markedError{sentinel: sentinel, err: err}
-}
-
-type markedError struct{ sentinel, err error }
-
-func (e *markedError) Error() string   { return e.err.Error() }
-func (e *markedError) Unwrap() []error { return []error{e.sentinel, e.err} }
+// mark is mysql.Mark: err, matching sentinel for errors.Is as well.
+func mark(sentinel, err error) error { return mysql.Mark(sentinel, err) }

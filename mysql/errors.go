@@ -54,9 +54,9 @@ func ServerErrorCode(err error) (uint16, bool) {
 // Decoding it anyway would give wrong values.
 var ErrSchemaUnknown = errors.New("table shape at this event is unknown")
 
-// mark returns err, matching sentinel for errors.Is as well, without adding
+// Mark returns err, matching sentinel for errors.Is as well, without adding
 // the sentinel's text to the message (which already says what happened).
-func mark(sentinel, err error) error {
+func Mark(sentinel, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -571,7 +571,7 @@ func isPluginType(raw string) bool {
 }
 
 // schemaUnknown marks err as ErrSchemaUnknown.
-func schemaUnknown(err error) error { return mark(ErrSchemaUnknown, err) }
+func schemaUnknown(err error) error { return Mark(ErrSchemaUnknown, err) }
 
 // applyDefault reads the column's DEFAULT from information_schema (there is
 // none in the binlog) into the schema (Avro defaults), and makes it the
