@@ -21,6 +21,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/api/iterator"
 )
@@ -112,18 +113,37 @@ func TestStackKafkaCompactedTopic(t *testing.T) {
 		t.Fatalf("create topic: %v", err)
 	}
 	defer admin.DeleteTopics(context.Background(), topic)
-	configs, err := admin.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := configs.On(topic, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// CreateTopics answers once the controller has the topic; the broker
+	// that answers DescribeConfigs may learn of it a moment later (its rc.Err
+	// is then UNKNOWN_TOPIC_OR_PARTITION), so ask until it knows the topic.
 	var policy string
-	for _, c := range rc.Configs {
-		if c.Key == "cleanup.policy" && c.Value != nil {
-			policy = *c.Value
+	for policy == "" {
+		configs, err := admin.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := configs.On(topic, nil)
+		if err == nil {
+			err = rc.Err
+		}
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("topic %s still unknown to the broker after 60s", topic)
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil {
+				policy = *c.Value
+			}
+		}
+		if policy == "" {
+			t.Fatalf("topic %s has no cleanup.policy in its described configs %v", topic, rc.Configs)
 		}
 	}
 	if policy != "compact" {
