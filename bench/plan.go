@@ -38,13 +38,11 @@ type plan struct {
 	OLTPRows            int64   `json:"oltp_table_rows"`
 	OLTPBaselineSeconds seconds `json:"oltp_baseline_seconds"`
 	// Debezium's chunk sizes: its default, and the tuned variant's.
-	DebeziumChunk      int `json:"debezium_chunk_size"`
-	DebeziumTunedChunk int `json:"debezium_tuned_chunk_size"`
-	// TidemarkPacedRPS is the paced Tidemark variant's max_rows_per_second.
-	TidemarkPacedRPS int    `json:"tidemark_paced_rows_per_second"`
-	ScenarioFilter   string `json:"scenario_filter,omitempty"`
-	ConnectorFilter  string `json:"connector_filter,omitempty"`
-	Overrides        string `json:"overrides,omitempty"` // plan flags given on the command line
+	DebeziumChunk      int    `json:"debezium_chunk_size"`
+	DebeziumTunedChunk int    `json:"debezium_tuned_chunk_size"`
+	ScenarioFilter     string `json:"scenario_filter,omitempty"`
+	ConnectorFilter    string `json:"connector_filter,omitempty"`
+	Overrides          string `json:"overrides,omitempty"` // plan flags given on the command line
 }
 
 type seconds int
@@ -68,7 +66,7 @@ func fullPlan() plan {
 		// streaming thread: at ~10k rows/s, 2M rows take over 3 minutes.
 		SnapshotRows: 2_000_000, SnapshotTimeout: 900,
 		OLTPRate: 200, OLTPConns: 4, OLTPRows: 20_000, OLTPBaselineSeconds: 20,
-		DebeziumChunk: 1024, DebeziumTunedChunk: 8192, TidemarkPacedRPS: 50_000,
+		DebeziumChunk: 1024, DebeziumTunedChunk: 8192,
 	}
 }
 
@@ -82,7 +80,7 @@ func quickPlan() plan {
 		DrainTimeout: 60, SettleTimeout: 20, BigTxnTimeout: 60, StartupTimeout: 150,
 		SnapshotRows: 100_000, SnapshotTimeout: 120,
 		OLTPRate: 200, OLTPConns: 4, OLTPRows: 5_000, OLTPBaselineSeconds: 5,
-		DebeziumChunk: 1024, DebeziumTunedChunk: 8192, TidemarkPacedRPS: 50_000,
+		DebeziumChunk: 1024, DebeziumTunedChunk: 8192,
 	}
 }
 

@@ -129,13 +129,19 @@ func alternate(cs []connector) []connector {
 			tm = append(tm, c)
 		}
 	}
-	var out []connector
-	for i := 0; i < max(len(dbz), len(tm)); i++ {
-		if i < len(dbz) {
-			out = append(out, dbz[i])
+	return interleave(dbz, tm)
+}
+
+// interleave alternates a's and b's elements (a first), so that a slow
+// drift of the shared machine over a run affects both sides alike.
+func interleave[T any](a, b []T) []T {
+	out := make([]T, 0, len(a)+len(b))
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if i < len(a) {
+			out = append(out, a[i])
 		}
-		if i < len(tm) {
-			out = append(out, tm[i])
+		if i < len(b) {
+			out = append(out, b[i])
 		}
 	}
 	return out

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tidemark-cdc/tidemark/daemon"
 )
 
 // The snapshot scenario (issue 9): one table of SnapshotRows rows of the
@@ -88,8 +90,8 @@ type snapVariant struct {
 }
 
 // snapshotVariants derives the scenario's variants from the run's
-// connectors: Tidemark with the daemon's snapshot defaults and Tidemark
-// paced; Debezium (Avro) with its default chunk size, and the tuned variant
+// connectors: Tidemark unpaced (the throughput targets) and with the
+// daemon's snapshot defaults, latency pacing (the p99 target); Debezium (Avro) with its default chunk size, and the tuned variant
 // with a larger one. Order: Debezium, Tidemark, Debezium, Tidemark.
 func (b *bench) snapshotVariants(conns []connector) []snapVariant {
 	var dbz, tm []snapVariant
@@ -99,14 +101,15 @@ func (b *bench) snapshotVariants(conns []connector) []snapVariant {
 			if x.discard {
 				continue
 			}
-			for _, paced := range []bool{false, true} {
+			for _, unpaced := range []bool{true, false} {
 				t := *x
-				t.snap = &tmSnap{variant: "tidemark", table: snapTable, pprof: b.snapProfile > 0}
-				settings := "daemon defaults: chunk_size 4096, readers 4, max_rows_per_second 0, pause_when_threads_running 0"
-				if paced {
-					t.snap.variant = "tidemark-paced"
-					t.snap.keys = []string{fmt.Sprintf("max_rows_per_second: %d", b.plan.TidemarkPacedRPS)}
-					settings = fmt.Sprintf("max_rows_per_second %d; else the defaults", b.plan.TidemarkPacedRPS)
+				t.snap = &tmSnap{variant: "tidemark", table: snapTable, pprof: b.snapProfile > 0 && unpaced}
+				settings := fmt.Sprintf("daemon defaults: chunk_size 4096, readers 4, max_latency_rise_percent %d (latency pacing), pause_when_threads_running %d",
+					daemon.DefaultMaxLatencyRisePercent, daemon.DefaultPauseWhenThreadsRunning)
+				if unpaced {
+					t.snap.variant = "tidemark-unpaced"
+					t.snap.keys = []string{"max_latency_rise_percent: 0", "pause_when_threads_running: 0"}
+					settings = "unpaced: max_latency_rise_percent 0, pause_when_threads_running 0, max_rows_per_second 0; else the defaults"
 				}
 				tm = append(tm, snapVariant{c: &t, tm: &t, topic: t.topicPrefix() + "." + t.database + "." + snapTable, settings: settings})
 			}
@@ -125,16 +128,7 @@ func (b *bench) snapshotVariants(conns []connector) []snapVariant {
 			dbz = append(dbz, snapVariant{c: &d, dbz: &d, topic: d.topicPrefix() + "." + d.database + "." + snapTable, settings: settings})
 		}
 	}
-	var out []snapVariant
-	for i := 0; i < max(len(dbz), len(tm)); i++ {
-		if i < len(dbz) {
-			out = append(out, dbz[i])
-		}
-		if i < len(tm) {
-			out = append(out, tm[i])
-		}
-	}
-	return out
+	return interleave(dbz, tm)
 }
 
 // snapshotTopics are the scenario's topics of a run's connector (for
@@ -365,7 +359,7 @@ func (b *bench) snapshotRun(ctx context.Context, v snapVariant, oltp *oltpLoad, 
 		return fail(fmt.Errorf("trigger the snapshot: %w", err))
 	}
 	var prof chan string
-	if v.tm != nil && v.tm.snap.pprof && v.tm.snap.variant == "tidemark" {
+	if v.tm != nil && v.tm.snap.pprof {
 		prof = make(chan string, 1)
 		go func() {
 			prof <- v.tm.cpuProfile(ctx, b.snapProfile, filepath.Join(b.logDir, "tidemark-snapshot.cpu.pprof"))

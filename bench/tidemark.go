@@ -40,7 +40,7 @@ type tidemark struct {
 
 // tmSnap is a Tidemark variant of the snapshot scenario.
 type tmSnap struct {
-	variant string   // the variant's name: tidemark, tidemark-paced
+	variant string   // the variant's name: tidemark, tidemark-unpaced
 	table   string   // the snapshot table, captured beside the bench table
 	keys    []string // defaults.snapshot keys, "key: value" (none: the daemon's defaults)
 	pprof   bool     // serve /debug/pprof/ on the admin endpoint (loopback, no token)

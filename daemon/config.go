@@ -197,6 +197,10 @@ type ShardDefaults struct {
 // server busier than that is not one to add chunk queries to.
 const DefaultPauseWhenThreadsRunning = 25
 
+// DefaultMaxLatencyRisePercent is snapshot.max_latency_rise_percent when no
+// level sets it: a snapshot may slow the source's responses by a fifth.
+const DefaultMaxLatencyRisePercent = 20
+
 // SnapshotConfig tunes incremental snapshots (snapshot/). Unset keys take
 // the defaults' or snapshot's defaults.
 type SnapshotConfig struct {
@@ -204,6 +208,10 @@ type SnapshotConfig struct {
 	Readers   *int `yaml:"readers"`    // chunk readers per table (4)
 	// MaxRowsPerSecond caps the rows a shard's snapshots read per second (0: unpaced).
 	MaxRowsPerSecond *int `yaml:"max_rows_per_second"`
+	// MaxLatencyRisePercent paces the readers by the source's response
+	// time: their rows/s (up to max_rows_per_second) follow what keeps it
+	// within this many percent of its idle baseline (default 20; 0: off).
+	MaxLatencyRisePercent *int `yaml:"max_latency_rise_percent"`
 	// PauseWhenThreadsRunning holds the readers while the server's
 	// Threads_running exceeds it (default 25; 0: never).
 	PauseWhenThreadsRunning *int `yaml:"pause_when_threads_running"`
@@ -659,6 +667,7 @@ func validateSnapshot(add func(string, string, ...any), p string, c SnapshotConf
 	check("readers", c.Readers, 1, 64)
 	check("max_rows_per_second", c.MaxRowsPerSecond, 0, 1<<30)
 	check("pause_when_threads_running", c.PauseWhenThreadsRunning, 0, 1<<20)
+	check("max_latency_rise_percent", c.MaxLatencyRisePercent, 0, 10_000)
 	if c.SignalTable != nil && *c.SignalTable != "" && strings.Count(*c.SignalTable, ".") != 1 {
 		add(p+".signal_table", "want database.table, got %q", *c.SignalTable)
 	}
@@ -693,6 +702,10 @@ func (s *ShardConfig) snapshotConfig(d SnapshotConfig) snapshot.Config {
 	c := snapshot.Config{
 		ChunkSize: pick(own.ChunkSize, d.ChunkSize), Readers: pick(own.Readers, d.Readers),
 		MaxRowsPerSecond: pick(own.MaxRowsPerSecond, d.MaxRowsPerSecond), PauseThreadsRunning: DefaultPauseWhenThreadsRunning,
+	}
+	c.MaxLatencyRise = DefaultMaxLatencyRisePercent / 100.0
+	if own.MaxLatencyRisePercent != nil || d.MaxLatencyRisePercent != nil {
+		c.MaxLatencyRise = float64(pick(own.MaxLatencyRisePercent, d.MaxLatencyRisePercent)) / 100 // 0: off
 	}
 	if own.PauseWhenThreadsRunning != nil || d.PauseWhenThreadsRunning != nil {
 		c.PauseThreadsRunning = pick(own.PauseWhenThreadsRunning, d.PauseWhenThreadsRunning) // 0: never

@@ -148,3 +148,29 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// Snapshot pacing resolves a shard's own keys over defaults' over the
+// built-in defaults, and an explicit 0 turns a pacing off.
+func TestSnapshotPacingDefaults(t *testing.T) {
+	yaml := strings.Replace(validConfig, "  tables:\n    - database: 'shop_*'", "  snapshot:\n    max_latency_rise_percent: 50\n  tables:\n    - database: 'shop_*'", 1)
+	yaml = strings.Replace(yaml, "    flavor: mysql\n", "    flavor: mysql\n    snapshot:\n      max_latency_rise_percent: 0\n      pause_when_threads_running: 0\n", 1)
+	c, err := parseConfig("t.yaml", []byte(yaml), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		shard   int
+		cfg     Config
+		rise    float64
+		threads int
+	}{
+		{0, Config{Shards: c.Shards}, 0.2, 25},
+		{0, *c, 0.5, 25},
+		{1, *c, 0, 0},
+	} {
+		got := tc.cfg.Shards[tc.shard].snapshotConfig(tc.cfg.Defaults.Snapshot)
+		if got.MaxLatencyRise != tc.rise || got.PauseThreadsRunning != tc.threads {
+			t.Errorf("shard %d: max latency rise %g, pause at threads_running %d; want %g, %d", tc.shard, got.MaxLatencyRise, got.PauseThreadsRunning, tc.rise, tc.threads)
+		}
+	}
+}

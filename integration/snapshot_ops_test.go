@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -91,12 +92,8 @@ func TestSnapshotAwkwardKeys(t *testing.T) {
 		"CREATE TABLE "+db.name+".nokey (v INT)",
 		"INSERT INTO "+db.name+".nokey VALUES (1),(2)",
 	)
-	cfg := e.snapshotConfig([]int{0}, "current", 2, 2)
-	cfg = strings.Replace(cfg, "    - database: '"+e.base+"_shard_*'\n", "    - database: '"+e.base+"_shard_*'\n      include: [ci, comp]\n", 1)
-	d := startDaemon(t, cfg)
-	d.waitStreaming(t)
-	st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{db.name + ".*"}})
-	done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+	cfg := e.snapshotConfigIncluding(2, 2, "ci, comp")
+	d, done := snapshotOnce(t, cfg, db.name+".*")
 	if n := len(done.Shards[0].Tables); n != 2 {
 		t.Errorf("%d tables snapshotted, want the 2 captured ones", n)
 	}
@@ -336,41 +333,8 @@ func TestSnapshotPacing(t *testing.T) {
 		d := startDaemon(t, cfg)
 		d.waitStreaming(t)
 		// Load: four statements running on the source, on their own pool.
-		load, err := sql.Open("mysql", fmt.Sprintf("%s:%s@%s/", s.AdminUser, s.AdminPassword, s.Shards[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer load.Close()
-		var ids []int64
-		loadDone := make(chan struct{}, 4)
-		for range 4 {
-			c := conn(t, load)
-			var id int64
-			if err := c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, id)
-			go func() {
-				_, _ = c.ExecContext(context.Background(), "SELECT SLEEP(120)")
-				loadDone <- struct{}{}
-			}()
-		}
-		unload := func() {
-			for _, id := range ids {
-				if _, err := dbs[0].DB.Exec(fmt.Sprintf("KILL QUERY %d", id)); err != nil {
-					t.Errorf("KILL QUERY %d: %v", id, err)
-				}
-			}
-			for range ids {
-				<-loadDone
-			}
-			ids = nil
-		}
-		defer func() {
-			if ids != nil {
-				unload()
-			}
-		}()
+		unload := sourceLoad(t, s, dbs[0].DB, 4, "SELECT SLEEP(120)")
+		defer unload()
 		metrics := func() string {
 			_, m, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
 			return m
@@ -404,6 +368,45 @@ func TestSnapshotPacing(t *testing.T) {
 		}
 	})
 
+	t.Run("latency pacing throttles when the source slows", func(t *testing.T) {
+		// The defaults pace by latency; the cap keeps the table from
+		// finishing before the load starts.
+		cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 64, 2),
+			"    readers: 2\n", "    readers: 2\n    max_rows_per_second: 300\n", 1)
+		d := startDaemon(t, cfg)
+		d.waitStreaming(t)
+		metrics := func() string {
+			_, m, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+			return m
+		}
+		st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{dbs[0].name + ".accounts"}})
+		eventually(t, time.Minute, "the source's baseline response time measured", func() error {
+			if metricSum(grepLines(metrics(), `kind="baseline"`), "tidemark_snapshot_source_latency_seconds") <= 0 {
+				return fmt.Errorf("no baseline")
+			}
+			return nil
+		})
+		// CPU-bound statements, more than the machine has cores: every
+		// statement on the source, the probe's too, waits for a CPU.
+		unload := sourceLoad(t, s, dbs[0].DB, 2*runtime.NumCPU(), "SELECT BENCHMARK(5000000000, MD5('tidemark'))")
+		defer unload()
+		eventually(t, time.Minute, "the readers throttled", func() error {
+			m := metrics()
+			if n := metricSum(m, "tidemark_snapshot_throttles_total"); n < 1 {
+				return fmt.Errorf("no throttle yet:\n%s", grepLines(m, "tidemark_snapshot_source_latency"))
+			}
+			if r := metricSum(m, "tidemark_snapshot_paced_rows_per_second"); r >= 300 {
+				return fmt.Errorf("paced at %g rows/s", r)
+			}
+			return nil
+		})
+		unload()
+		done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+		if tb := done.Shards[0].Tables[0]; tb.Rows != 2000 {
+			t.Errorf("latency-paced snapshot: %+v", tb)
+		}
+	})
+
 	t.Run("max_rows_per_second caps the readers", func(t *testing.T) {
 		cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 50, 2),
 			"    readers: 2\n", "    readers: 2\n    max_rows_per_second: 400\n", 1)
@@ -430,6 +433,45 @@ func TestSnapshotPacing(t *testing.T) {
 	})
 }
 
+// sourceLoad runs n copies of stmt on the source on a pool of their own
+// (as the admin user) until the returned unload, which kills them; it may
+// be called more than once.
+func sourceLoad(t *testing.T, s *Stack, db *sql.DB, n int, stmt string) (unload func()) {
+	t.Helper()
+	load, err := sql.Open("mysql", fmt.Sprintf("%s:%s@%s/", s.AdminUser, s.AdminPassword, s.Shards[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	loadDone := make(chan struct{}, n)
+	for range n {
+		c := conn(t, load)
+		var id int64
+		if err := c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		go func() {
+			_, _ = c.ExecContext(context.Background(), stmt)
+			loadDone <- struct{}{}
+		}()
+	}
+	return func() {
+		for _, id := range ids {
+			if _, err := db.Exec(fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+				t.Errorf("KILL QUERY %d: %v", id, err)
+			}
+		}
+		for range ids {
+			<-loadDone
+		}
+		if ids != nil {
+			load.Close()
+		}
+		ids = nil
+	}
+}
+
 func grepLines(page, substr string) string {
 	var out []string
 	for _, l := range strings.Split(page, "\n") {
@@ -451,12 +493,8 @@ func TestUniqueNotNullKey(t *testing.T) {
 		"CREATE TABLE "+db.name+".uk (n INT, code VARCHAR(10) NOT NULL, region INT NOT NULL, v INT, UNIQUE KEY by_n (n), UNIQUE KEY by_code (code, region))",
 		"INSERT INTO "+db.name+".uk VALUES (1,'a',1,1),(2,'a',2,2),(3,'b',1,3),(NULL,'c',1,4)",
 	)
-	cfg := e.snapshotConfig([]int{0}, "current", 2, 1)
-	cfg = strings.Replace(cfg, "    - database: '"+e.base+"_shard_*'\n", "    - database: '"+e.base+"_shard_*'\n      include: [uk]\n", 1)
-	d := startDaemon(t, cfg)
-	d.waitStreaming(t)
-	st := startSnapshot(t, d, daemon.SnapshotRequest{Tables: []string{db.name + ".uk"}})
-	waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
+	cfg := e.snapshotConfigIncluding(2, 1, "uk")
+	d, _ := snapshotOnce(t, cfg, db.name+".uk")
 	topic := e.prefix + "." + e.base + ".uk"
 	// by_n allows NULL: the key is by_code, (code, region).
 	want := sqlKeys(t, db, "uk", "code, region", func(v []string) string {

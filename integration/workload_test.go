@@ -325,14 +325,7 @@ func checkOrderAndAffinity(recs []decodedAccount, partitions int32, allowReplay 
 			}
 		}
 	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		if len(problems) > 10 {
-			problems = append(problems[:10], fmt.Sprintf("... and %d more", len(problems)-10))
-		}
-		return fmt.Errorf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
-	}
-	return nil
+	return problemsError(problems)
 }
 
 // unionAccounts reads accounts from every shard of the test.
@@ -385,3 +378,16 @@ func ofShard(i int) func(int64) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// problemsError is nil for no problems, else one error listing the first
+// ten of them, sorted.
+func problemsError(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	if len(problems) > 10 {
+		problems = append(problems[:10], fmt.Sprintf("... and %d more", len(problems)-10))
+	}
+	return fmt.Errorf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
+}

@@ -13,6 +13,11 @@ type Config struct {
 	// MaxRowsPerSecond caps the rows the shard's chunk readers read per
 	// second together (0: unpaced).
 	MaxRowsPerSecond int
+	// MaxLatencyRise paces the readers by the source's response time
+	// (pacer.go): their rows/s (up to MaxRowsPerSecond) follow what keeps
+	// the source's response time (80th percentile of a probe) within this fraction above its idle
+	// baseline (0.2: +20%). 0: off.
+	MaxLatencyRise float64
 	// PauseThreadsRunning pauses every chunk reader of the shard while the
 	// server's Threads_running exceeds it (0: never); MaxReplicaLag while a
 	// replica source lags its primary by more (0: never). Checked every
@@ -74,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.Readers < 0 || c.Readers > 64 {
 		problems = append(problems, fmt.Sprintf("readers %d: want 1..64", c.Readers))
+	}
+	if c.MaxLatencyRise < 0 || c.MaxLatencyRise > 100 {
+		problems = append(problems, fmt.Sprintf("max latency rise %g: want 0 (off) .. 100 (+10000%%)", c.MaxLatencyRise))
 	}
 	if c.MaxRowsPerSecond < 0 || c.PauseThreadsRunning < 0 || c.MaxReplicaLag < 0 || c.MemoryBytes < 0 || c.MaxWindowKeys < 0 {
 		problems = append(problems, "negative limit")

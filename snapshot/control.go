@@ -320,9 +320,10 @@ func (r *Runner) pressure(ctx context.Context, c Conn) (string, error) {
 	return "", nil
 }
 
-// waitPressure blocks while the source is under pressure.
+// waitPressure blocks while the source is under pressure, or while the
+// latency pacer measures its baseline.
 func (r *Runner) waitPressure(ctx context.Context) error {
-	for r.pressured.Load() {
+	for r.pressured.Load() || (r.pacer != nil && r.pacer.quiet.Load()) {
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():

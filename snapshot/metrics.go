@@ -19,6 +19,9 @@ type Metrics struct {
 	paused     *prometheus.GaugeVec
 	readers    *prometheus.GaugeVec
 	tables     *prometheus.CounterVec
+	rate       *prometheus.GaugeVec
+	latency    *prometheus.GaugeVec
+	throttles  *prometheus.CounterVec
 }
 
 // NewMetrics registers the series with reg (nil: unregistered, for tests).
@@ -65,8 +68,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tidemark_snapshot_tables_total",
 			Help: "Tables whose snapshot ended, by how: done, failed (the reason is in GET /snapshots/{id}, the log and /status warnings), cancelled.",
 		}, []string{"shard", "state"}),
+		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tidemark_snapshot_paced_rows_per_second",
+			Help: "The rows/s the latency pacer (snapshot.max_latency_rise) currently allows the shard's readers.",
+		}, []string{"shard"}),
+		latency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tidemark_snapshot_source_latency_seconds",
+			Help: "The source's response time as the latency pacer probes it (SELECT 1): kind=baseline with the readers held, kind=current the last half-second's; both the 80th percentile of the probes.",
+		}, []string{"shard", "kind"}),
+		throttles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidemark_snapshot_throttles_total",
+			Help: "Times the latency pacer halved the shard's snapshot rate because the source's response time rose above snapshot.max_latency_rise.",
+		}, []string{"shard"}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.emitted, m.superseded, m.chunks, m.retries, m.window, m.pauses, m.paused, m.readers, m.tables} {
+	for _, c := range []prometheus.Collector{m.rows, m.emitted, m.superseded, m.chunks, m.retries, m.window, m.pauses, m.paused, m.readers, m.tables, m.rate, m.latency, m.throttles} {
 		if reg == nil {
 			continue
 		}

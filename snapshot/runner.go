@@ -76,7 +76,7 @@ func (e *RequestError) Unwrap() error { return ErrBadRequest }
 // Runner runs one shard's snapshot requests while its pipeline lifetime
 // runs: a worker per table being snapshotted, and per worker up to Readers
 // chunk readers over disjoint key ranges, each with its own watermark window
-// (Merger). It paces them (MaxRowsPerSecond), pauses them while the source
+// (Merger). It paces them (MaxRowsPerSecond; MaxLatencyRise: pacer.go), pauses them while the source
 // is under pressure, and bounds the chunk rows held (MemoryBytes). State
 // lives in the Merger's progress document, so a new lifetime resumes where
 // the last emitted chunk left off.
@@ -88,6 +88,7 @@ type Runner struct {
 	metrics *Metrics
 	log     *slog.Logger
 	limiter *rate.Limiter
+	pacer   *pacer // nil without latency pacing
 	memory  *semaphore.Weighted
 	share   int64 // memory per chunk reader
 
@@ -135,7 +136,15 @@ func NewRunner(cfg Config, shard string, src Source, m *Merger, metrics *Metrics
 	// Two tables' readers can hold chunks at once within the bound; more
 	// readers wait for memory (and hold no connection meanwhile).
 	r.share = max(cfg.MemoryBytes/int64(2*cfg.Readers), 1<<20)
-	if cfg.MaxRowsPerSecond > 0 {
+	switch {
+	case cfg.MaxLatencyRise > 0:
+		ceiling := maxPacedRate
+		if cfg.MaxRowsPerSecond > 0 {
+			ceiling = float64(cfg.MaxRowsPerSecond)
+		}
+		r.limiter = rate.NewLimiter(rate.Limit(initialRate), cfg.ChunkSize)
+		r.pacer = newPacer(r, r.limiter, ceiling)
+	case cfg.MaxRowsPerSecond > 0:
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.MaxRowsPerSecond), max(cfg.MaxRowsPerSecond, cfg.ChunkSize))
 	}
 	return r, nil
@@ -150,6 +159,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	fatal := make(chan error, 1)
 	r.spawn(&wg, "snapshot pressure", fatal, func() { r.watchPressure(ctx) })
+	if r.pacer != nil {
+		r.spawn(&wg, "snapshot latency pacing", fatal, func() { r.pacer.run(ctx) })
+	}
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -603,6 +615,15 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			cut   bool
 			high  change.Position
 		)
+		lim := limit
+		if r.pacer != nil {
+			lim = r.pacer.chunkLimit(limit)
+		}
+		// The rows/s budget is taken before the read, for as many rows as
+		// the chunk may return: readers reading at once never overshoot it.
+		if err := r.pace(ctx, lim); err != nil {
+			return nil
+		}
 		w := r.m.Open(t.Database, t.Name)
 		signal := ""
 		err := r.retry(ctx, table, func() error {
@@ -615,7 +636,7 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			} else if _, err := r.src.Position(ctx, c); err != nil { // the low watermark
 				return err
 			}
-			stmt, args := chunkQuery(t, sel, &KeyRange{After: after, Through: through}, where, limit)
+			stmt, args := chunkQuery(t, sel, &KeyRange{After: after, Through: through}, where, lim)
 			now := time.Now()
 			err := c.QueryRows(ctx, convs, stmt, args, func(row change.Row, size int) error {
 				if bytes+int64(size) > r.share && len(evs) > 0 {
@@ -644,7 +665,7 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			return err
 		}
 		n := len(evs)
-		done := n < limit && !cut
+		done := n < lim && !cut
 		var last Key
 		if n > 0 {
 			if last, err = keyOf(t, evs[n-1].After); err != nil {
@@ -694,9 +715,6 @@ func (r *Runner) readRange(ctx context.Context, id, table string, i int, t *sche
 			after = last
 		}
 		if done {
-			return nil
-		}
-		if err := r.pace(ctx, n); err != nil {
 			return nil
 		}
 	}
