@@ -199,6 +199,20 @@ func TestRouterEnsureTopic(t *testing.T) {
 	if got := topicConfigs(t, e.adm, plain)["cleanup.policy"]; got != "delete" {
 		t.Errorf("existing topic's cleanup.policy changed to %q", got)
 	}
+
+	// The record limit: the producer's batch limit under the broker's
+	// default max.message.bytes, the topic's own when it is lower.
+	brokerDefault, _ := strconv.Atoi(configs["max.message.bytes"])
+	if limit, err := w.RecordLimit(ctx, topic); err != nil || limit != min(brokerDefault, router.DefaultBatchMaxBytes) {
+		t.Errorf("record limit of %s: %d, %v; want min(max.message.bytes %d, the batch limit %d)", topic, limit, err, brokerDefault, router.DefaultBatchMaxBytes)
+	}
+	small := e.topic(t, "router.small")
+	if _, err := e.adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": new("compact"), "max.message.bytes": new("300000")}, small); err != nil {
+		t.Fatal(err)
+	}
+	if limit, err := w.RecordLimit(ctx, small); err != nil || limit != 300000 {
+		t.Errorf("record limit of a topic with max.message.bytes 300000: %d, %v", limit, err)
+	}
 }
 
 func topicConfigs(t *testing.T, adm *kadm.Client, topic string) map[string]string {

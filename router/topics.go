@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 type topicState struct {
 	partitions int32
 	compacted  bool
+	// maxMessageBytes is the topic's max.message.bytes as the broker
+	// reports it (its own default included); 0 when it reports none.
+	maxMessageBytes int
 }
 
 // positionsTopicConfig keeps the positions topic small to read: compacted,
@@ -105,7 +109,7 @@ func (w *Writer) ensureTopic(ctx context.Context, topic string, partitions int32
 			st, err = w.awaitLeaders(ctx, c, topic)
 		}
 		if err == nil {
-			st.compacted, err = w.isCompacted(ctx, c, topic)
+			st.compacted, st.maxMessageBytes, err = w.topicConfig(ctx, c, topic)
 		}
 	}
 	if err != nil {
@@ -145,13 +149,14 @@ func (w *Writer) createTopic(ctx context.Context, c *conn, topic string, partiti
 	if err != nil {
 		return topicState{}, err
 	}
-	if created {
-		st.compacted = true
-		w.log.Info("created topic", "topic", topic, "partitions", st.partitions)
-	} else { // a concurrent creator won: check what it made
-		st.compacted, err = w.isCompacted(ctx, c, topic)
+	if st.compacted, st.maxMessageBytes, err = w.topicConfig(ctx, c, topic); err != nil {
+		return topicState{}, err
 	}
-	return st, err
+	if created {
+		st.compacted = true // as asked; the broker's answer may lag the creation
+		w.log.Info("created topic", "topic", topic, "partitions", st.partitions)
+	}
+	return st, nil
 }
 
 // describeTopic reads the topic's metadata straight from a broker (not
@@ -214,20 +219,52 @@ func (w *Writer) awaitLeaders(ctx context.Context, c *conn, topic string) (topic
 	}
 }
 
-func (w *Writer) isCompacted(ctx context.Context, c *conn, topic string) (bool, error) {
-	rcs, err := c.adm.DescribeTopicConfigs(ctx, topic)
-	if err == nil && len(rcs) == 1 && rcs[0].Err != nil {
-		err = rcs[0].Err
-	}
-	if err != nil {
-		return false, fmt.Errorf("shard %s: describe configs of topic %s: %w", w.shard, topic, err)
-	}
-	for _, rc := range rcs {
-		for _, cfg := range rc.Configs {
-			if cfg.Key == "cleanup.policy" && cfg.Value != nil {
-				return strings.Contains(*cfg.Value, "compact"), nil
+// topicConfig reads whether the topic is compacted and its
+// max.message.bytes. The broker that answers may learn of a topic created
+// a moment ago after its leaders are known: an unknown topic is asked again.
+func (w *Writer) topicConfig(ctx context.Context, c *conn, topic string) (compacted bool, maxMessageBytes int, err error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		rcs, err := c.adm.DescribeTopicConfigs(ctx, topic)
+		if err == nil && len(rcs) == 1 && rcs[0].Err != nil {
+			err = rcs[0].Err
+		}
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			select {
+			case <-ctx.Done():
+				return false, 0, fmt.Errorf("shard %s: describe configs of topic %s: %w", w.shard, topic, err)
+			case <-time.After(wait):
+				continue
 			}
 		}
+		if err != nil {
+			return false, 0, fmt.Errorf("shard %s: describe configs of topic %s: %w", w.shard, topic, err)
+		}
+		for _, rc := range rcs {
+			for _, cfg := range rc.Configs {
+				switch {
+				case cfg.Value == nil:
+				case cfg.Key == "cleanup.policy":
+					compacted = strings.Contains(*cfg.Value, "compact")
+				case cfg.Key == "max.message.bytes":
+					maxMessageBytes, _ = strconv.Atoi(*cfg.Value)
+				}
+			}
+		}
+		return compacted, maxMessageBytes, nil
 	}
-	return false, nil
+}
+
+// RecordLimit is the largest record (key, value and headers) the topic
+// takes from this Writer: the smaller of the topic's max.message.bytes and
+// the producer's batch limit. It ensures the topic (EnsureTopic).
+func (w *Writer) RecordLimit(ctx context.Context, topic string) (int, error) {
+	if err := w.EnsureTopic(ctx, topic); err != nil {
+		return 0, err
+	}
+	st, _ := w.lookupTopic(topic)
+	limit := int(w.cfg.BatchMaxBytes)
+	if st.maxMessageBytes > 0 {
+		limit = min(limit, st.maxMessageBytes)
+	}
+	return limit, nil
 }
