@@ -59,6 +59,10 @@ type Config struct {
 	// between the socket and the Sink; a single row larger than that is one
 	// event of its own size.
 	EventBuffer int
+	// ReadAheadBytes bounds the bytes go-mysql reads from the socket ahead
+	// of the reader (readahead.go), whatever the events' count (default
+	// 16 MiB; the bound is this plus one event).
+	ReadAheadBytes int64
 	// AllowMinimalRowMetadata lets Check accept a server without
 	// binlog_row_metadata=FULL: table schemas then come from
 	// information_schema, which is wrong for rows written before some DDL
@@ -115,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 128
+	}
+	if c.ReadAheadBytes == 0 {
+		c.ReadAheadBytes = 16 << 20
 	}
 	if c.MinBinlogRetention == 0 {
 		c.MinBinlogRetention = 24 * time.Hour

@@ -67,7 +67,7 @@ func readFixture(t testing.TB, name string) [][]byte {
 // syncer (syncerConfig), with the reader's row filter.
 func fixtureParser(t testing.TB, r *Reader, f *rowFilter) *replication.BinlogParser {
 	t.Helper()
-	cfg := r.syncerConfig(f.decode)
+	cfg := r.syncerConfig(f.decode, newReadAhead(1<<20))
 	p := replication.NewBinlogParser()
 	p.SetFlavor(cfg.Flavor)
 	p.SetParseTime(cfg.ParseTime)

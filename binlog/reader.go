@@ -133,7 +133,7 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 const maxServerIDClashes = 5
 
 // syncerConfig is go-mysql's configuration for one binlog connection.
-func (r *Reader) syncerConfig(decode func(*replication.RowsEvent, []byte) error) replication.BinlogSyncerConfig {
+func (r *Reader) syncerConfig(decode func(*replication.RowsEvent, []byte) error, ra *readAhead) replication.BinlogSyncerConfig {
 	host, portText, _ := net.SplitHostPort(r.cfg.Addr)
 	port, _ := strconv.ParseUint(portText, 10, 16)
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
@@ -157,7 +157,7 @@ func (r *Reader) syncerConfig(decode func(*replication.RowsEvent, []byte) error)
 		// Rows of tables outside the allow-list are not decoded at all.
 		RowsEventDecodeFunc:       decode,
 		PayloadDecoderConcurrency: 1,
-		Dialer:                    dialer.DialContext,
+		Dialer:                    ra.dial(dialer.DialContext),
 		Logger:                    slog.New(demoteHandler{r.log.Handler()}).With("component", "go-mysql"),
 	}
 }

@@ -75,7 +75,8 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, mark(ErrInvalidPosition, fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.Text(), err))
 	}
-	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode))
+	ra := newReadAhead(s.cfg.ReadAheadBytes)
+	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode, ra))
 	defer syncer.Close()
 	streamer, err := syncer.StartSyncGTID(gset)
 	if err != nil {
@@ -96,7 +97,9 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 	watchdog := time.AfterFunc(s.cfg.ReadTimeout, func() { idle.Store(true); cancel() })
 	defer watchdog.Stop()
 	for {
+		ra.wait(true)
 		ev, err := streamer.GetEvent(connCtx)
+		ra.wait(false)
 		watchdog.Stop()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -104,6 +107,7 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 			}
 			return progressed, s.readError(err, idle.Load())
 		}
+		ra.take(ev.Header.EventSize)
 		s.m.bytes.Add(float64(ev.Header.EventSize))
 		if err := s.handle(ctx, ev); err != nil {
 			return progressed, err
