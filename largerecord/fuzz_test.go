@@ -1,0 +1,34 @@
+package largerecord
+
+import (
+	"strings"
+	"testing"
+)
+
+// Whatever GC lists, ParseObjectName never panics, and what it accepts is
+// exactly a name ObjectName makes: topic and shard escape back to the
+// listed segments.
+func FuzzParseObjectName(f *testing.F) {
+	h := strings.Repeat("0f", 16)
+	for _, s := range []string{
+		"orders/shard-1/0-1-123/0-" + h,
+		"t/s/3E11FA47-71CA-11E1-9E33-C80AA9429562:23/12-" + h,
+		"%2E./%2E/%25/-1-" + h,
+		"t/s/e/1-" + h + "/x", "../s/e/1-" + h, "t/s/e/01-" + h, "", "/", "a//b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		topic, shard, err := ParseObjectName(name)
+		if err != nil {
+			return
+		}
+		segs := strings.Split(name, "/")
+		if escapeSegment(topic) != segs[0] || escapeSegment(shard) != segs[1] {
+			t.Fatalf("ParseObjectName(%q) = %q, %q: not the listed segments", name, topic, shard)
+		}
+		if err := validName(name); err != nil {
+			t.Fatalf("accepted a name the stores refuse: %v", err)
+		}
+	})
+}
