@@ -32,3 +32,23 @@ func FuzzParseObjectName(f *testing.F) {
 		}
 	})
 }
+
+// Bytes from a bucket are untrusted: Unseal never panics, and returns a
+// plaintext only with a nil error.
+func FuzzUnseal(f *testing.F) {
+	obj, key := Seal([]byte("k"), testName, []byte("seed value"))
+	f.Add(key, testName, obj)
+	f.Add(key, testName, obj[:20])
+	f.Add(key[:31], testName, obj)
+	f.Add([]byte{}, "", []byte("TMC1"))
+	f.Add(make([]byte, 32), "x", []byte("TMC0xxxxxxxxxxxxxxxxxxxx"))
+	f.Fuzz(func(t *testing.T, key []byte, name string, object []byte) {
+		plain, err := Unseal(key, name, object)
+		if err != nil && plain != nil {
+			t.Fatalf("error %v with %d bytes of plaintext", err, len(plain))
+		}
+		if err == nil && len(plain) != len(object)-20 {
+			t.Fatalf("opened %d bytes into %d", len(object), len(plain))
+		}
+	})
+}
