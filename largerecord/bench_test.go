@@ -62,3 +62,30 @@ func BenchmarkSeal(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkCompress(b *testing.B) {
+	for _, in := range benchInputs() {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			var out []byte
+			for b.Loop() {
+				out = Compress(out[:0], in.data)
+			}
+			b.ReportMetric(float64(len(in.data))/float64(len(out)), "ratio")
+		})
+	}
+}
+
+func BenchmarkDecompress(b *testing.B) {
+	for _, in := range benchInputs() {
+		c := Compress(nil, in.data)
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				if _, err := Decompress(c, len(in.data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -52,3 +52,23 @@ func FuzzUnseal(f *testing.F) {
 		}
 	})
 }
+
+// A pointer's object may be anything once opened: Decompress never panics
+// and never returns more than the limit.
+func FuzzDecompress(f *testing.F) {
+	f.Add(Compress(nil, []byte("seed value, seed value, seed value")), 1000)
+	f.Add(Compress(nil, make([]byte, 100_000)), 50_000)
+	f.Add(Compress(nil, nil), 0)
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd}, 10) // magic only
+	f.Add([]byte("not zstd"), 10)
+	f.Fuzz(func(t *testing.T, src []byte, maxSize int) {
+		maxSize %= 1 << 22 // keep the fuzzer's memory small; the property is the same
+		out, err := Decompress(src, maxSize)
+		if err != nil && out != nil {
+			t.Fatalf("error %v with %d bytes", err, len(out))
+		}
+		if err == nil && len(out) > maxSize {
+			t.Fatalf("%d bytes out under a limit of %d", len(out), maxSize)
+		}
+	})
+}
