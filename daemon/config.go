@@ -25,6 +25,8 @@ type Config struct {
 	Topics   TopicsConfig   `yaml:"topics"`
 	Encoding EncodingConfig `yaml:"encoding"`
 	Limits   LimitsConfig   `yaml:"limits"`
+	// LargeRecords is the claim-check for records above a topic's limit.
+	LargeRecords LargeRecordsConfig `yaml:"large_records"`
 	// Defaults apply to every shard that leaves the key unset.
 	Defaults ShardDefaults `yaml:"defaults"`
 	Shards   []ShardConfig `yaml:"shards"`
@@ -153,6 +155,49 @@ type LimitsConfig struct {
 	QueueBytes ByteSize `yaml:"queue_bytes"`
 	// InFlightBytes bounds records handed to Kafka and not yet acknowledged.
 	InFlightBytes ByteSize `yaml:"inflight_bytes"`
+}
+
+// LargeRecordsConfig is the claim-check (docs/claim-check.md): a record
+// above its topic's limit is compressed (zstd) and, still too big,
+// encrypted into a blob store with a pointer record in its place.
+type LargeRecordsConfig struct {
+	// Store receives what compression cannot fit: gs://bucket[/prefix]
+	// (Google Cloud Storage, Application Default Credentials) or
+	// file:///abs/dir (development). Empty: compression only; a record
+	// still too big then stops its shard, naming the table.
+	Store string `yaml:"store"`
+	// SecretEnv names the environment variable holding the secret that
+	// keys the objects' encryption (largerecord/doc.go); needed to write,
+	// never to read. Empty: plain convergent encryption (a warning at
+	// start), whose objects anyone holding a guess of a row can confirm.
+	SecretEnv string `yaml:"secret_env"`
+	// Threshold, when set, is the record size (key + value + headers)
+	// above which records are claim-checked; default: the topic's limit
+	// (max.message.bytes, under the producer's batch limit) less 16KiB.
+	Threshold ByteSize `yaml:"threshold"`
+}
+
+// minLargeRecordSecret is the shortest secret accepted for the objects'
+// key derivation.
+const minLargeRecordSecret = 16
+
+func validateLargeRecords(add func(string, string, ...any), getenv func(string) string, c LargeRecordsConfig) {
+	if c.Store != "" && !strings.HasPrefix(c.Store, "gs://") && !strings.HasPrefix(c.Store, "file:///") {
+		add("large_records.store", "want gs://bucket[/prefix] or file:///absolute/dir, got %q", c.Store)
+	}
+	if c.SecretEnv != "" {
+		checkSecretEnv(add, getenv, "large_records.secret_env", c.SecretEnv)
+		if s := getenv(c.SecretEnv); s != "" && len(s) < minLargeRecordSecret {
+			add("large_records.secret_env", "the secret in %s is shorter than %d characters (make one with: openssl rand -hex 32)", c.SecretEnv, minLargeRecordSecret)
+		}
+	}
+	if c.Threshold != "" {
+		if n, err := parseByteSize(string(c.Threshold)); err != nil {
+			add("large_records.threshold", "%v", err)
+		} else if n < 1<<10 {
+			add("large_records.threshold", "must be at least 1KiB, got %s", c.Threshold)
+		}
+	}
 }
 
 // ShardDefaults are the per-shard keys that most fleets share.
@@ -424,6 +469,7 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
 	}
 	validateAdmin(add, getenv, c.Admin)
+	validateLargeRecords(add, getenv, c.LargeRecords)
 	if c.Kafka.Sink != "kafka" && c.Kafka.Sink != "discard" {
 		add("kafka.sink", "want kafka or discard, got %q", c.Kafka.Sink)
 	}

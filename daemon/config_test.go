@@ -79,6 +79,9 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad value", "  prefix: tm\n", "  prefix: 'bad prefix'\n"},
 		{"unset password env", "  password_env: TEST_PW\n", "  password_env: NOT_SET_ANYWHERE\n"},
 		{"bad size", "  queue_bytes: 32MiB\n", "  queue_bytes: lots\n"},
+		{"bad store", "limits:\n", "large_records:\n  store: s3://bucket\nlimits:\n"},
+		{"secret pasted", "limits:\n", "large_records:\n  store: gs://b\n  secret_env: 'hunter2 hunter2'\nlimits:\n"},
+		{"short secret", "limits:\n", "large_records:\n  secret_env: TEST_PW\nlimits:\n"},
 	}
 	wants := map[string]string{
 		"unknown key":        `t.yaml:28: shards[1].sever_port: unknown key "sever_port"`,
@@ -87,6 +90,9 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		"bad value":          `t.yaml:8: topics.prefix: "bad prefix"`,
 		"unset password env": `t.yaml:14: defaults.password_env: environment variable NOT_SET_ANYWHERE is not set`,
 		"bad size":           `t.yaml:32: limits.queue_bytes:`,
+		"bad store":          `t.yaml:32: large_records.store: want gs://bucket[/prefix] or file:///absolute/dir, got "s3://bucket"`,
+		"secret pasted":      `t.yaml:33: large_records.secret_env: must be the name of an environment variable`,
+		"short secret":       `t.yaml:32: large_records.secret_env: the secret in TEST_PW is shorter than 16 characters`,
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +107,9 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), wants[tc.name]) {
 				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, wants[tc.name])
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "secret\n") {
+				t.Fatalf("error repeats a secret:\n%v", err)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ type Daemon struct {
 	log      *slog.Logger
 	version  string
 	registry *prometheus.Registry
+	large    *largeRecords // the claim-check's store, closed when Run ends
 	metrics  *Metrics
 	stages   *stageMetrics
 	shards   []*shard
@@ -81,7 +82,8 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 	}
 	d.metrics = NewMetrics(reg)
 	d.stages = newStageMetrics(reg)
-	shared, err := newSharedParts(cfg, version)
+	shared, err := newSharedParts(cfg, version, reg, log)
+	d.large = shared.large
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +128,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.moves != nil {
 		defer d.moves.close()
 	}
+	defer d.large.Close()
 	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
 		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof, ctl: d}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))

@@ -25,6 +25,11 @@ func (d *discardWriter) LoadPosition(ctx context.Context) (change.Position, bool
 	return d.inner.LoadPosition(ctx)
 }
 func (d *discardWriter) EnsureTopic(context.Context, string) error { return nil }
+
+// RecordLimit is Kafka's default batch limit: nothing reaches a broker.
+func (d *discardWriter) RecordLimit(context.Context, string) (int, error) {
+	return router.DefaultBatchMaxBytes, nil
+}
 func (d *discardWriter) OtherShards(ctx context.Context) ([]string, error) {
 	return d.inner.OtherShards(ctx)
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tidemark-cdc/tidemark/binlog"
@@ -37,9 +38,10 @@ const encodeBatch = 1024
 type sharedParts struct {
 	registry *serde.RegistryClient
 	version  string
+	large    *largeRecords
 }
 
-func newSharedParts(cfg *Config, version string) (*sharedParts, error) {
+func newSharedParts(cfg *Config, version string, promReg prometheus.Registerer, log *slog.Logger) (*sharedParts, error) {
 	regCfg, err := cfg.Registry.ClientConfig()
 	if err != nil {
 		return nil, err
@@ -48,7 +50,11 @@ func newSharedParts(cfg *Config, version string) (*sharedParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &sharedParts{registry: reg, version: version}, nil
+	large, err := newLargeRecords(context.Background(), cfg.LargeRecords, promReg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedParts{registry: reg, version: version, large: large}, nil
 }
 
 // recordWriter is what the pipeline needs of its Kafka side; *router.Writer
@@ -57,6 +63,8 @@ type recordWriter interface {
 	Run(ctx context.Context) error
 	LoadPosition(ctx context.Context) (change.Position, bool, error)
 	EnsureTopic(ctx context.Context, topic string) error
+	// RecordLimit is the largest record the topic takes (the claim-check's threshold).
+	RecordLimit(ctx context.Context, topic string) (int, error)
 	Write(ctx context.Context, recs []router.Record, pos change.Position) error
 	OtherShards(ctx context.Context) ([]string, error)
 	Close()
@@ -196,6 +204,10 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	claims, err := p.claimCheck(writer)
+	if err != nil {
+		return err
+	}
 
 	// Contexts: reading stops at once on shutdown; encoding and writing
 	// continue to drain (bounded by drainTimeout) and stop at once on failure.
@@ -297,7 +309,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	})
 	goStage(g, stageEncode, failAll, func() error {
 		defer stopWriting() // the queue is drained: let the writer flush and commit
-		err := p.encode(drainCtx, queue, encoder, writer, merger, pos)
+		err := p.encode(drainCtx, queue, encoder, claims, writer, merger, pos)
 		if err != nil && drainCtx.Err() == nil {
 			stopReading()
 			return err
@@ -429,7 +441,7 @@ func (h hookedSink) Put(ctx context.Context, ev change.Event) error {
 
 // encode takes events from the queue, turns each into its Kafka records and
 // hands every batch to the writer with the position of its last event.
-func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder, w recordWriter, m *snapshot.Merger, start change.Position) error {
+func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder, claims *serde.ClaimCheck, w recordWriter, m *snapshot.Merger, start change.Position) error {
 	var (
 		batch   []change.Event
 		msgs    []serde.Message
@@ -455,6 +467,11 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		msgs, err = enc.Messages(ctx, msgs[:0], topic, ev, now)
 		if err != nil {
 			return inStage(stageEncode, fmt.Errorf("encode %s event of %s.%s at %s: %w", ev.Op, ev.Source.Database, ev.Source.Table, ev.Position, err))
+		}
+		for i := range msgs {
+			if err := p.claim(ctx, claims, topic, ev, &msgs[i]); err != nil {
+				return err
+			}
 		}
 		for _, msg := range msgs {
 			recs = append(recs, router.Record{

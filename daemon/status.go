@@ -16,8 +16,11 @@ const (
 	StateStreaming    ShardState = "streaming"    // reading the binlog and producing
 	StateReconnecting ShardState = "reconnecting" // the binlog connection was lost; the reader reconnects in place
 	StateRetrying     ShardState = "retrying"     // failed with a retryable error; waiting to restart
-	StateFailed       ShardState = "failed"       // stopped on a terminal error; needs an operator
-	StateStopped      ShardState = "stopped"      // shut down cleanly
+	// StateWaitingForStore: a large record waits for the claim-check's
+	// store (large_records.store) to answer; the shard holds, nothing skipped.
+	StateWaitingForStore ShardState = "waiting_for_store"
+	StateFailed          ShardState = "failed"  // stopped on a terminal error; needs an operator
+	StateStopped         ShardState = "stopped" // shut down cleanly
 )
 
 // ShardStatus is one shard's entry in /status. It never holds a secret.

@@ -312,6 +312,15 @@ type kafkaRecord struct {
 	Headers   map[string][]byte
 }
 
+// serde is the record as the serde's DecodeRecord takes it.
+func (r kafkaRecord) serde(topic string) *serde.KafkaRecord {
+	kr := &serde.KafkaRecord{Topic: topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+	for k, v := range r.Headers {
+		kr.Headers = append(kr.Headers, serde.Header{Key: k, Value: v})
+	}
+	return kr
+}
+
 // readTopic reads a topic from the start to its current end offsets.
 func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 	t.Helper()

@@ -161,3 +161,7 @@ func validName(name string) error {
 	}
 	return nil
 }
+
+// TopicPrefix is the name prefix of every object of a topic: what GC
+// sweeps after reading that topic.
+func TopicPrefix(topic string) string { return escapeSegment(topic) + "/" }

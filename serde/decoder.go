@@ -19,6 +19,8 @@ type Decoder struct {
 
 	mu    sync.RWMutex
 	plans map[int]*readNode
+
+	objects objectStores // the stores claim-check pointers name, opened on first use
 }
 
 // Record is one decoded Kafka record.
@@ -34,6 +36,9 @@ type Record struct {
 	Op                                 string // c, u, d, r ("" for a tombstone)
 	Before, After, Source, Transaction map[string]any
 	TsMs                               int64 // envelope ts_ms: processing time (0 when null)
+	// ClaimCheck is how DecodeRecord found the value: "" (plain),
+	// ClaimCompressed or ClaimOffloaded.
+	ClaimCheck string
 
 	keyPlan, valuePlan *readNode // for JSON's field order
 }

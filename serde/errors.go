@@ -36,6 +36,15 @@ var (
 	// data). Terminal. The decoder never panics on such input.
 	ErrMalformed = errors.New("malformed Avro data")
 
+	// ErrRecordTooLarge is a record above its topic's limit that the
+	// claim-check cannot make fit: compressed it is still too big, and no
+	// large-record store is configured.
+	ErrRecordTooLarge = errors.New("record too large for its topic")
+
+	// ErrHashMismatch is an offloaded value whose bytes do not hash to what
+	// its pointer says (a replaced or corrupted object).
+	ErrHashMismatch = errors.New("claim-checked value does not match its hash")
+
 	// ErrBadValue: an event's row value does not fit its column (wrong Go
 	// type, NULL in a NOT NULL column, a decimal that is not a number).
 	// Terminal: a bug in the reader that produced the event; dropping the

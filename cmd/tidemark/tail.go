@@ -165,7 +165,11 @@ func tail(ctx context.Context, cmd *cobra.Command, clientOpts []kgo.Opt, dec *se
 			if ends != nil && r.Offset >= ends[r.Partition] {
 				return
 			}
-			rec, err := dec.Decode(ctx, r.Key, r.Value)
+			kr := &serde.KafkaRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+			for _, h := range r.Headers {
+				kr.Headers = append(kr.Headers, serde.Header{Key: h.Key, Value: h.Value})
+			}
+			rec, err := dec.DecodeRecord(ctx, kr) // resolves claim-checked values
 			if err != nil {
 				decodeErr = fmt.Errorf("decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 				return
@@ -179,8 +183,9 @@ func tail(ctx context.Context, cmd *cobra.Command, clientOpts []kgo.Opt, dec *se
 				Partition int32           `json:"partition"`
 				Offset    int64           `json:"offset"`
 				Timestamp time.Time       `json:"timestamp"`
+				Claim     string          `json:"claimcheck,omitempty"`
 				Record    json.RawMessage `json:"record"`
-			}{r.Partition, r.Offset, r.Timestamp.UTC(), body})
+			}{r.Partition, r.Offset, r.Timestamp.UTC(), rec.ClaimCheck, body})
 			out.Write(line)
 			out.WriteByte('\n')
 			printed++

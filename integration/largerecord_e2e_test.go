@@ -1,0 +1,242 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+
+	"github.com/tidemark-cdc/tidemark/daemon"
+	"github.com/tidemark-cdc/tidemark/serde"
+)
+
+// largeValues are the rows of the claim-check tests: a value just under
+// the limit, a compressible one three times over it, an incompressible
+// one forty times over it.
+func largeValues() map[int64][]byte {
+	text := bytes.Repeat([]byte("Crème brûlée à la française, 😀 "), 3_000_000/36)
+	random := make([]byte, 40<<20)
+	rand.Read(random)
+	under := make([]byte, 900_000)
+	rand.Read(under)
+	return map[int64][]byte{1: under, 2: text, 3: random}
+}
+
+// newBucket creates a bucket of its own on the GCS emulator.
+func newBucket(t *testing.T) (*storage.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := storage.NewClient(ctx)
+	if err != nil {
+		t.Fatalf("GCS client: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	bucket := strings.ReplaceAll(uniqueName("large"), "_", "-")
+	if err := client.Bucket(bucket).Create(ctx, "tidemark-test", nil); err != nil {
+		t.Fatalf("create bucket %s on the emulator: %v", bucket, err)
+	}
+	return client, bucket
+}
+
+func bucketObjects(t *testing.T, client *storage.Client, bucket string) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][]byte{}
+	it := client.Bucket(bucket).Objects(ctx, nil)
+	for {
+		a, err := it.Next()
+		if err == iterator.Done {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := client.Bucket(bucket).Object(a.Name).NewReader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		out[a.Name] = b
+	}
+}
+
+// Rows of 900 KB, 3 MB (compressible) and 40 MB (random) on two shards all
+// reach the broker under its default 1 MB limit; the decoder returns
+// MariaDB's own bytes; the 40 MB rows are offloaded, encrypted, once each.
+func TestLargeRecordsReachKafka(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	dbs := e.createShardDBs(t, 0, 1)
+	for _, db := range dbs {
+		exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, shard INT NOT NULL, body LONGBLOB, note LONGTEXT) CHARACTER SET utf8mb4")
+	}
+	client, bucket := newBucket(t)
+	t.Setenv("TIDEMARK_TEST_LARGE_SECRET", "a-test-secret-of-some-length")
+	d := startDaemon(t, e.config([]int{0, 1}, "large_records:\n  store: gs://"+bucket+"\n  secret_env: TIDEMARK_TEST_LARGE_SECRET\n"))
+	d.waitStreaming(t)
+
+	values := largeValues()
+	for i, db := range dbs {
+		for id, v := range values {
+			key := id + int64(i)*10
+			note := fmt.Sprintf("row %d", key)
+			if id == 2 { // the compressible text in LONGTEXT too
+				note = string(v)
+			}
+			if _, err := db.Exec("INSERT INTO "+db.name+".docs VALUES (?, ?, ?, ?)", key, i, v, note); err != nil {
+				t.Fatalf("insert a %d-byte row: %v", len(v), err)
+			}
+		}
+	}
+	want, wantNote := map[int64][]byte{}, map[int64]string{}
+	for _, db := range dbs { // MariaDB's own bytes, not the test's
+		rows, err := db.Query("SELECT id, body, note FROM " + db.name + ".docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			var b []byte
+			var note string
+			rows.Scan(&id, &b, &note)
+			want[id], wantNote[id] = b, note
+		}
+		rows.Close()
+	}
+
+	topic := e.topic("docs")
+	var recs []kafkaRecord
+	eventually(t, 2*time.Minute, "six records in "+topic, func() error {
+		if recs = e.readTopic(t, topic); len(recs) < 6 {
+			return fmt.Errorf("%d records", len(recs))
+		}
+		return nil
+	})
+	dec := e.decoder(t)
+	forms := map[string]int{}
+	for _, r := range recs {
+		if n := len(r.Key) + len(r.Value); n > 1_000_000 {
+			t.Errorf("a %d-byte record in Kafka", n)
+		}
+		rec, err := dec.DecodeRecord(context.Background(), r.serde(topic))
+		if err != nil {
+			t.Fatalf("decode offset %d: %v", r.Offset, err)
+		}
+		id := rec.After["id"].(int64)
+		if got := rec.After["body"].([]byte); !bytes.Equal(got, want[id]) {
+			t.Errorf("row %d: %d bytes decoded, MariaDB holds %d (equal %v)", id, len(got), len(want[id]), bytes.Equal(got, want[id]))
+		}
+		if got := rec.After["note"].(string); got != wantNote[id] {
+			t.Errorf("row %d: a %d-byte note decoded, MariaDB holds %d bytes", id, len(got), len(wantNote[id]))
+		}
+		if string(r.Headers[serde.HeaderClaimCheck]) != rec.ClaimCheck {
+			t.Errorf("row %d: header %q, decoded form %q", id, r.Headers[serde.HeaderClaimCheck], rec.ClaimCheck)
+		}
+		forms[rec.ClaimCheck+fmt.Sprint(id%10)]++
+	}
+	if w := map[string]int{"1": 2, "compressed2": 2, "offloaded3": 2}; fmt.Sprint(forms) != fmt.Sprint(w) {
+		t.Errorf("forms by row: %v, want %v", forms, w)
+	}
+	objects := bucketObjects(t, client, bucket)
+	if len(objects) != 2 {
+		t.Fatalf("%d objects in the bucket, want one per 40 MB row: %v", len(objects), objects)
+	}
+	for name, b := range objects {
+		if bytes.Contains(b, values[3][4096:4096+64]) {
+			t.Errorf("object %s holds the plaintext", name)
+		}
+	}
+}
+
+// GC against real compaction: a key's large value is replaced by small
+// ones, the broker compacts the old records away, and GC deletes their
+// objects and keeps the one a live record references; a dry run deletes
+// nothing.
+func TestLargeRecordGCAfterCompaction(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	dbs := e.createShardDBs(t, 0)
+	db := dbs[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	client, bucket := newBucket(t)
+	cfg := strings.Replace(e.config([]int{0}, "large_records:\n  store: gs://"+bucket+"\n"),
+		"  replication_factor: 1\n", "  replication_factor: 1\n  config:\n    segment.ms: '200'\n    min.cleanable.dirty.ratio: '0.001'\n    delete.retention.ms: '100'\n    max.compaction.lag.ms: '1000'\n", 1)
+	d := startDaemon(t, cfg)
+	d.waitStreaming(t)
+	big := func() []byte { b := make([]byte, 3<<20); rand.Read(b); return b }
+	exec(t, db.DB, "INSERT INTO "+db.name+".docs VALUES (1, x'"+fmt.Sprintf("%x", big())+"'), (2, x'"+fmt.Sprintf("%x", big())+"')")
+	topic := e.topic("docs")
+	eventually(t, time.Minute, "two offloaded objects", func() error {
+		if n := len(bucketObjects(t, client, bucket)); n != 2 {
+			return fmt.Errorf("%d objects", n)
+		}
+		return nil
+	})
+	// The first update's record carries the large before image (offloaded
+	// too); the second one's is small: key 1's live record then references
+	// nothing, and its two older versions' objects become orphans.
+	exec(t, db.DB, "UPDATE "+db.name+".docs SET body = 'small' WHERE id = 1", "UPDATE "+db.name+".docs SET body = 'small2' WHERE id = 1")
+	// Compaction cleans only rolled segments: keep writing until the
+	// broker has removed key 1's large version.
+	eventually(t, 2*time.Minute, "the large versions of key 1 compacted away", func() error {
+		exec(t, db.DB, "INSERT INTO "+db.name+".docs VALUES (1000 + FLOOR(RAND() * 1000000), 'tick') ON DUPLICATE KEY UPDATE body = 'tock'")
+		n := 0
+		for _, r := range e.readTopic(t, topic) {
+			if len(r.Headers[serde.HeaderClaimCheckObject]) > 0 {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%d pointer records", n)
+		}
+		return nil
+	})
+	d.stop()
+	before := bucketObjects(t, client, bucket)
+	if len(before) != 3 {
+		t.Fatalf("%d objects before gc, want 3 (two inserts, the first update)", len(before))
+	}
+	conf, err := daemon.LoadConfig(writeConfig(t, cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live string
+	for _, r := range e.readTopic(t, topic) {
+		if h := r.Headers[serde.HeaderClaimCheckObject]; len(h) > 0 {
+			live = string(h)
+		}
+	}
+	ctx := context.Background()
+	res, err := daemon.CollectLargeRecords(ctx, conf, daemon.GCOptions{Grace: time.Nanosecond, DryRun: true}, slog.Default())
+	if err != nil || len(res) != 1 || res[0].Deleted != 2 || res[0].Referenced != 1 {
+		t.Fatalf("dry run: %+v, %v", res, err)
+	}
+	if n := len(bucketObjects(t, client, bucket)); n != 3 {
+		t.Fatalf("a dry run left %d objects", n)
+	}
+	res, err = daemon.CollectLargeRecords(ctx, conf, daemon.GCOptions{Grace: time.Nanosecond}, slog.Default())
+	if err != nil || len(res) != 1 || res[0].Deleted != 2 {
+		t.Fatalf("gc: %+v, %v", res, err)
+	}
+	after := bucketObjects(t, client, bucket)
+	if len(after) != 1 || !strings.HasSuffix(live, "/"+keysOf(after)[0]) {
+		t.Fatalf("after gc: %v; the live record references %s (before: %v)", keysOf(after), live, keysOf(before))
+	}
+}
+
+func keysOf(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,63 @@
+package largerecord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Store is a blob store for claim-checked values. Implementations are safe
+// for concurrent use.
+type Store interface {
+	// Put writes an object. It is idempotent: if name exists with the same
+	// bytes it returns nil (a retried or replayed write never makes a
+	// second object); with different bytes, an error wrapping ErrConflict.
+	Put(ctx context.Context, name string, data []byte) error
+	// Get reads an object; a missing one is an error wrapping ErrNotFound
+	// that names it.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// Delete removes an object; a missing one is not an error.
+	Delete(ctx context.Context, name string) error
+	// List calls fn for every object whose name starts with prefix,
+	// streaming (memory does not grow with the count); GCS lists in
+	// lexicographic order, a directory per directory.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// URI is the object's address as pointers carry it: gs://bucket/name or
+	// file:///dir/name (the store's prefix or directory, then the name).
+	URI(name string) string
+	Close() error
+}
+
+// ObjectInfo describes a listed object.
+type ObjectInfo struct {
+	Name    string // as given to Put (without the store's prefix)
+	Size    int64
+	Created time.Time
+}
+
+// Open opens the store a URI names: gs://bucket[/prefix] (Google Cloud
+// Storage; Application Default Credentials, or STORAGE_EMULATOR_HOST for
+// an emulator) or file:///absolute/dir (a local directory, for
+// development). It does no I/O: a missing bucket or directory shows on the
+// first call, as an error naming it.
+func Open(ctx context.Context, uri string) (Store, error) {
+	switch {
+	case strings.HasPrefix(uri, "gs://"):
+		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
+		if bucket == "" {
+			return nil, fmt.Errorf("%w %q: no bucket", ErrInvalidURI, uri)
+		}
+		prefix = strings.Trim(prefix, "/")
+		if prefix != "" {
+			if err := validName(prefix); err != nil {
+				return nil, fmt.Errorf("%w %q: prefix: %v", ErrInvalidURI, uri, err)
+			}
+		}
+		return openGCS(ctx, bucket, prefix)
+	case strings.HasPrefix(uri, "file:///"):
+		dir := "/" + strings.Trim(strings.TrimPrefix(uri, "file:///"), "/")
+		return openDir(dir)
+	}
+	return nil, fmt.Errorf("%w %q: want gs://bucket[/prefix] or file:///absolute/dir", ErrInvalidURI, uri)
+}
