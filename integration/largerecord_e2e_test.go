@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	osexec "os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -239,4 +240,84 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The GCS emulator stopped mid-stream: the shard waits (state
+// waiting_for_store, a warning, the error metric) and writes nothing past
+// the record it cannot store; back up, everything arrives, in order, with
+// MariaDB's bytes.
+func TestLargeRecordStoreDown(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	_, bucket := newBucket(t)
+	d := startDaemon(t, strings.Replace(e.config([]int{0}, "large_records:\n  store: gs://"+bucket+"\n"),
+		"  partitions: 3\n", "  partitions: 1\n", 1)) // one partition: the order of every record shows
+	d.waitStreaming(t)
+	big := func() []byte { b := make([]byte, 2<<20); rand.Read(b); return b }
+	insert := func(id int64, body []byte) {
+		if _, err := db.Exec("INSERT INTO "+db.name+".docs VALUES (?, ?)", id, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(1, big())
+	topic := e.topic("docs")
+	e.waitRecords(t, "docs", 1)
+
+	stackCmd := func(args ...string) {
+		if out, err := osexec.Command("../stack/stack", args...).CombinedOutput(); err != nil {
+			t.Fatalf("stack/stack %v: %v\n%s", args, err, out)
+		}
+	}
+	stackCmd("stop", "gcs")
+	restarted := false
+	defer func() {
+		if !restarted {
+			stackCmd("up")
+		}
+	}()
+	insert(2, big())
+	insert(3, []byte("small, after the large one"))
+	eventually(t, 2*time.Minute, "the shard waiting for the store", func() error {
+		st := d.d.Status()[0]
+		if st.State != daemon.StateWaitingForStore || st.Warnings["large_record_store_unavailable"] == nil {
+			return fmt.Errorf("state %s, warnings %v", st.State, st.Warnings)
+		}
+		return nil
+	})
+	if n := len(e.readTopic(t, topic)); n != 1 {
+		t.Fatalf("%d records while the store is down, want only the first", n)
+	}
+	_, m, _ := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+	if metricSum(m, "tidemark_largerecord_store_errors_total") < 1 {
+		t.Errorf("no store error counted:\n%s", grepLines(m, "tidemark_largerecord"))
+	}
+	stackCmd("up")
+	restarted = true
+	e.waitRecords(t, "docs", 3)
+	dec := e.decoder(t)
+	var ids []int64
+	for _, r := range e.readTopic(t, topic) {
+		rec, err := dec.DecodeRecord(context.Background(), r.serde(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := rec.After["id"].(int64)
+		var want []byte
+		db.QueryRow("SELECT body FROM "+db.name+".docs WHERE id = ?", id).Scan(&want)
+		if !bytes.Equal(rec.After["body"].([]byte), want) {
+			t.Errorf("row %d differs from MariaDB's", id)
+		}
+		ids = append(ids, id)
+	}
+	if fmt.Sprint(ids) != "[1 2 3]" {
+		t.Errorf("records %v, want [1 2 3] in order", ids)
+	}
+	eventually(t, time.Minute, "streaming again", func() error {
+		if st := d.d.Status()[0]; st.State != daemon.StateStreaming {
+			return fmt.Errorf("state %s", st.State)
+		}
+		return nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -29,6 +30,14 @@ type gcsStore struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// callTimeout bounds one call moving n bytes: the client retries an
+// unreachable endpoint for as long as its context lives, and a store that
+// stays down must surface as an error the caller reports (and retries).
+// 30 s plus 1 MB/s, the slowest link worth waiting on.
+func callTimeout(n int) time.Duration {
+	return 30*time.Second + time.Duration(n/(1<<20))*time.Second
+}
+
 func openGCS(ctx context.Context, bucket, prefix string) (*gcsStore, error) {
 	client, err := storage.NewClient(ctx)
 	if err != nil {
@@ -36,8 +45,9 @@ func openGCS(ctx context.Context, bucket, prefix string) (*gcsStore, error) {
 	}
 	s := &gcsStore{client: client, name: bucket, prefix: prefix}
 	// RetryAlways: Put is idempotent under its precondition, Get and
-	// Delete are by nature.
-	s.bucket = client.Bucket(bucket).Retryer(storage.WithPolicy(storage.RetryAlways))
+	// Delete are by nature. A few attempts only: a store that stays down
+	// must surface as an error, which the daemon reports while it retries.
+	s.bucket = client.Bucket(bucket).Retryer(storage.WithPolicy(storage.RetryAlways), storage.WithMaxAttempts(3))
 	return s, nil
 }
 
@@ -55,11 +65,14 @@ func (s *gcsStore) Put(ctx context.Context, name string, data []byte) error {
 		return err
 	}
 	sum := crc32.Checksum(data, castagnoli)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(len(data)))
+	defer cancel()
 	obj := s.bucket.Object(s.full(name))
 	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
 	w.CRC32C, w.SendCRC32C = sum, true
 	w.ContentType = "application/octet-stream"
 	w.ChunkSize = 16 << 20
+	w.ChunkRetryDeadline = 30 * time.Second
 	_, err := io.Copy(w, bytes.NewReader(data))
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -84,6 +97,8 @@ func (s *gcsStore) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout(64<<20))
+	defer cancel()
 	r, err := s.bucket.Object(s.full(name)).NewReader(ctx)
 	if err != nil {
 		return nil, s.wrap("get", name, err)
