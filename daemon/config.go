@@ -168,8 +168,8 @@ type LargeRecordsConfig struct {
 	Store string `yaml:"store"`
 	// SecretEnv names the environment variable holding the secret that
 	// keys the objects' encryption (largerecord/doc.go); needed to write,
-	// never to read. Empty: plain convergent encryption (a warning at
-	// start), whose objects anyone holding a guess of a row can confirm.
+	// never to read, and required with Store: without it an object's name
+	// would give its key.
 	SecretEnv string `yaml:"secret_env"`
 	// Threshold, when set, is the record size (key + value + headers)
 	// above which records are claim-checked; default: the topic's limit
@@ -184,6 +184,9 @@ const minLargeRecordSecret = 16
 func validateLargeRecords(add func(string, string, ...any), getenv func(string) string, c LargeRecordsConfig) {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "gs://") && !strings.HasPrefix(c.Store, "file:///") {
 		add("large_records.store", "want gs://bucket[/prefix] or file:///absolute/dir, got %q", c.Store)
+	}
+	if c.Store != "" && c.SecretEnv == "" {
+		add("large_records.secret_env", "required with large_records.store: the environment variable holding the secret that keys the objects' encryption (make one with: openssl rand -hex 32)")
 	}
 	if c.SecretEnv != "" {
 		checkSecretEnv(add, getenv, "large_records.secret_env", c.SecretEnv)

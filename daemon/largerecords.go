@@ -30,8 +30,7 @@ type largeRecords struct {
 }
 
 // newLargeRecords opens the configured store (no I/O: the first write
-// reaches it). Without a secret the objects use plain convergent
-// encryption, which is said at start.
+// reaches it).
 func newLargeRecords(ctx context.Context, c LargeRecordsConfig, reg prometheus.Registerer, log *slog.Logger) (*largeRecords, error) {
 	lr := &largeRecords{uri: c.Store, threshold: int(c.Threshold.Bytes()), metrics: newLargeRecordMetrics(reg)}
 	if c.SecretEnv != "" {
@@ -43,9 +42,6 @@ func newLargeRecords(ctx context.Context, c LargeRecordsConfig, reg prometheus.R
 			return nil, fmt.Errorf("large_records.store: %w", err)
 		}
 		lr.store = s
-		if len(lr.secret) == 0 {
-			log.Warn("large_records.secret_env is not set: offloaded objects use plain convergent encryption, so whoever holds the bucket and a guess of a row can confirm the guess (largerecord/doc.go)")
-		}
 	}
 	return lr, nil
 }
@@ -80,11 +76,11 @@ const minClaimCandidate = 64 << 10
 // retried with backoff until it answers: the shard waits (the encoder
 // blocks, the queue fills, the reader stops), nothing is skipped. A record
 // too big for a topic without a store stops the shard, naming the table.
-func (p *pipeline) claim(ctx context.Context, cc *serde.ClaimCheck, topic string, ev *change.Event, m *serde.Message) error {
+func (p *pipeline) claim(ctx context.Context, cc *serde.ClaimCheck, topic string, ev *change.Event, part int, m *serde.Message) error {
 	if m.Value == nil || m.Size() <= minClaimCandidate {
 		return nil
 	}
-	ref := claimRef(topic, ev, m)
+	ref := claimRef(topic, ev, part, m)
 	lr := p.shared.large
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 200*time.Millisecond, 30*time.Second, 0
@@ -122,16 +118,17 @@ func (p *pipeline) claim(ctx context.Context, cc *serde.ClaimCheck, topic string
 	}
 }
 
-// claimRef names the object of m: the transaction's GTID (or binlog
-// file:pos) and the event's place in it; a snapshot row, which has neither,
-// by a hash of its key. The name also carries a hash of the bytes, so two
-// messages of one event never share an object unless they are equal.
-func claimRef(topic string, ev *change.Event, m *serde.Message) serde.ClaimRef {
-	ref := serde.ClaimRef{Topic: topic, Shard: ev.Source.Shard, Row: int(ev.Source.TxSeq)}
+// claimRef names the object of m, the part-th message of ev: by the
+// transaction's GTID (or binlog file:pos) and the event's place in it, so a
+// replay finds the first attempt's object; a snapshot row, which has
+// neither and may have changed when re-read, by a hash of its key and its
+// bytes (ContentAddressed).
+func claimRef(topic string, ev *change.Event, part int, m *serde.Message) serde.ClaimRef {
+	ref := serde.ClaimRef{Topic: topic, Shard: ev.Source.Shard, Row: int(ev.Source.TxSeq), Part: part}
 	switch {
 	case ev.Source.Snapshot != "":
 		sum := sha256.Sum256(m.Key)
-		ref.Event, ref.Row = "snapshot-"+hex.EncodeToString(sum[:8]), 0
+		ref.Event, ref.Row, ref.ContentAddressed = "snapshot-"+hex.EncodeToString(sum[:8]), 0, true
 	case ev.Source.GTID != "":
 		ref.Event = ev.Source.GTID
 	default:

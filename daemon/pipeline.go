@@ -469,7 +469,7 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 			return inStage(stageEncode, fmt.Errorf("encode %s event of %s.%s at %s: %w", ev.Op, ev.Source.Database, ev.Source.Table, ev.Position, err))
 		}
 		for i := range msgs {
-			if err := p.claim(ctx, claims, topic, ev, &msgs[i]); err != nil {
+			if err := p.claim(ctx, claims, topic, ev, i, &msgs[i]); err != nil {
 				return err
 			}
 		}

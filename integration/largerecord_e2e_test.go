@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	osexec "os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +30,13 @@ func largeValues() map[int64][]byte {
 	under := make([]byte, 900_000)
 	rand.Read(under)
 	return map[int64][]byte{1: under, 2: text, 3: random}
+}
+
+// largeRecordsConfig is the large_records block for bucket, with its
+// secret in the environment.
+func largeRecordsConfig(t *testing.T, bucket string) string {
+	t.Setenv("TIDEMARK_TEST_LARGE_SECRET", "a-test-secret-of-some-length")
+	return "large_records:\n  store: gs://" + bucket + "\n  secret_env: TIDEMARK_TEST_LARGE_SECRET\n"
 }
 
 // newBucket creates a bucket of its own on the GCS emulator.
@@ -81,8 +89,7 @@ func TestLargeRecordsReachKafka(t *testing.T) {
 		exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, shard INT NOT NULL, body LONGBLOB, note LONGTEXT) CHARACTER SET utf8mb4")
 	}
 	client, bucket := newBucket(t)
-	t.Setenv("TIDEMARK_TEST_LARGE_SECRET", "a-test-secret-of-some-length")
-	d := startDaemon(t, e.config([]int{0, 1}, "large_records:\n  store: gs://"+bucket+"\n  secret_env: TIDEMARK_TEST_LARGE_SECRET\n"))
+	d := startDaemon(t, e.config([]int{0, 1}, largeRecordsConfig(t, bucket)))
 	d.waitStreaming(t)
 
 	values := largeValues()
@@ -169,7 +176,7 @@ func TestLargeRecordGCAfterCompaction(t *testing.T) {
 	db := dbs[0]
 	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
 	client, bucket := newBucket(t)
-	cfg := strings.Replace(e.config([]int{0}, "large_records:\n  store: gs://"+bucket+"\n"),
+	cfg := strings.Replace(e.config([]int{0}, largeRecordsConfig(t, bucket)),
 		"  replication_factor: 1\n", "  replication_factor: 1\n  config:\n    segment.ms: '200'\n    min.cleanable.dirty.ratio: '0.001'\n    delete.retention.ms: '100'\n    max.compaction.lag.ms: '1000'\n", 1)
 	d := startDaemon(t, cfg)
 	d.waitStreaming(t)
@@ -252,7 +259,7 @@ func TestLargeRecordStoreDown(t *testing.T) {
 	db := e.createShardDBs(t, 0)[0]
 	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
 	_, bucket := newBucket(t)
-	d := startDaemon(t, strings.Replace(e.config([]int{0}, "large_records:\n  store: gs://"+bucket+"\n"),
+	d := startDaemon(t, strings.Replace(e.config([]int{0}, largeRecordsConfig(t, bucket)),
 		"  partitions: 3\n", "  partitions: 1\n", 1)) // one partition: the order of every record shows
 	d.waitStreaming(t)
 	big := func() []byte { b := make([]byte, 2<<20); rand.Read(b); return b }
@@ -320,4 +327,77 @@ func TestLargeRecordStoreDown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// kill -9 after the object write and before the Kafka ack: the restarted
+// daemon replays the row and finds its object, leaving one, not two.
+func TestLargeRecordReplayAfterKill(t *testing.T) {
+	s := stackEnv(t)
+	e := newE2E(t, s)
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	client, bucket := newBucket(t)
+	cfg := writeConfig(t, e.config([]int{0}, largeRecordsConfig(t, bucket)))
+	p := startProcess(t, cfg)
+	waitProcessStreaming(t, p, 1)
+	exec(t, db.DB, "INSERT INTO "+db.name+".docs VALUES (1, 'small')")
+	e.waitRecords(t, "docs", 1)
+	time.Sleep(time.Second) // the position of record 1 is committed (every 250 ms)
+
+	stackCmd := func(args ...string) {
+		if out, err := osexec.Command("../stack/stack", args...).CombinedOutput(); err != nil {
+			t.Fatalf("stack/stack %v: %v\n%s", args, err, out)
+		}
+	}
+	stackCmd("stop", "kafka") // the record can be stored but never acknowledged
+	kafkaUp := false
+	defer func() {
+		if !kafkaUp {
+			stackCmd("up")
+		}
+	}()
+	body := make([]byte, 3<<20)
+	rand.Read(body)
+	if _, err := db.Exec("INSERT INTO "+db.name+".docs VALUES (2, ?)", body); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the object written while Kafka is down", func() error {
+		if n := len(bucketObjects(t, client, bucket)); n != 1 {
+			return fmt.Errorf("%d objects", n)
+		}
+		return nil
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	stackCmd("up")
+	kafkaUp = true
+	p2 := startProcess(t, cfg)
+	waitProcessStreaming(t, p2, 1)
+	e.waitRecords(t, "docs", 2)
+	topic := e.topic("docs")
+	dec := e.decoder(t)
+	found := false
+	for _, r := range e.readTopic(t, topic) {
+		rec, err := dec.DecodeRecord(context.Background(), r.serde(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.After["id"].(int64) == 2 {
+			found = true
+			if !bytes.Equal(rec.After["body"].([]byte), body) || rec.ClaimCheck != serde.ClaimOffloaded {
+				t.Errorf("row 2 after the replay: form %q, bytes equal %v", rec.ClaimCheck, bytes.Equal(rec.After["body"].([]byte), body))
+			}
+		}
+	}
+	if !found {
+		t.Fatal("row 2 never reached Kafka")
+	}
+	if objs := bucketObjects(t, client, bucket); len(objs) != 1 {
+		t.Errorf("%d objects after the replay, want 1: %v", len(objs), keysOf(objs))
+	}
+	if !strings.Contains(p2.output(), "resuming") {
+		t.Errorf("the restarted daemon did not resume from a stored position:\n%s", p2.output())
+	}
 }

@@ -9,38 +9,38 @@
 // # Names: retries never make a second object
 //
 // An object is named <topic>/<shard>/<event>/<row>-<hash> from the event
-// (the transaction's GTID, or a snapshot row's id), the value's place in it
-// and a (keyed) hash of the stored bytes. A retried write, or a replay after
-// kill -9 between the object write and the Kafka ack, computes the same name
-// and the same bytes: Put finds the object and succeeds without writing
-// (GCS: a DoesNotExist precondition, then a size and CRC32C comparison).
+// (the transaction's GTID), the message's place in it and a keyed hash of
+// those fields. A retried write, or a replay after kill -9 between the
+// object write and the Kafka ack, computes the same name: Put finds the
+// object (GCS: a DoesNotExist precondition, then a size and CRC32C
+// comparison), and serde points the replayed record at it (the replay's
+// bytes differ only in the envelope's processing time). Snapshot rows,
+// which a re-read may find changed, also hash their bytes into the name.
 //
 // # Keys and the threat model
 //
 // Every object is AES-256-GCM encrypted here, on top of the store's own
-// encryption at rest. The key is HMAC-SHA256(secret, context, name,
-// SHA-256(plaintext)): deterministic (retries stay idempotent) and unique
-// per name and plaintext, so the fixed nonce never encrypts two messages
-// under one key. The key travels only in the Kafka record's headers; the
-// secret (large_records.secret_env) is needed to write, never to read.
+// encryption at rest. The key is HMAC-SHA256(secret, context, name): one
+// per object, deterministic, so a replay can open what the first attempt
+// stored. The nonce is derived from the key and the plaintext and stored
+// in the object: equal plaintexts seal to equal bytes, different ones never
+// share a nonce. The key travels only in the Kafka record's headers; the
+// secret (large_records.secret_env, required with a store) is needed to
+// write, never to read.
 //
 //   - Someone with the bucket alone (a leaked credential, a misconfigured
-//     ACL, a backup) holds ciphertext without keys: nothing to read. Without
-//     the secret they cannot even confirm a guessed row by deriving its key
-//     (keyed convergent encryption; with an empty secret they can, which the
-//     daemon warns about).
+//     ACL, a backup) holds ciphertext and names, but no keys: without the
+//     secret a name does not give its key. Nothing to read.
 //   - Someone who may read the Kafka topic (Kafka ACLs) gets the key with the
 //     record, and so the row: access to the data is decided by Kafka, as for
 //     every record that was small enough.
 //   - Deleting the Kafka record (compaction, retention, topic deletion)
-//     deletes the only copy of the key: the object is unreadable from then
-//     on, even before GC removes it, provided no copy of the record survives
-//     elsewhere (a consumer's store, a mirror, a backup of the topic).
-//   - The secret's holder can recompute keys of plaintexts they know; the
-//     secret is for writers only and is never logged.
-//   - Equal values of the same row (same name) produce equal objects: that
-//     equality is visible to the bucket's reader. Values of different rows
-//     get unrelated names and keys.
+//     deletes the copy of the key consumers have: the object is unreadable
+//     to them from then on, even before GC removes it, provided no copy of
+//     the record survives elsewhere (a consumer's store, a mirror, a backup
+//     of the topic).
+//   - The secret's holder (the writers) can derive every key: keep it as
+//     secret as the data, out of the consumers' reach; it is never logged.
 //   - Not protected: the object's size and creation time, and the topic,
 //     shard and event in its name (metadata the bucket's reader sees).
 //

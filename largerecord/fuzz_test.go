@@ -38,7 +38,7 @@ func FuzzParseObjectName(f *testing.F) {
 func FuzzUnseal(f *testing.F) {
 	obj, key := Seal([]byte("k"), testName, []byte("seed value"))
 	f.Add(key, testName, obj)
-	f.Add(key, testName, obj[:20])
+	f.Add(key, testName, obj[:32])
 	f.Add(key[:31], testName, obj)
 	f.Add([]byte{}, "", []byte("TMC1"))
 	f.Add(make([]byte, 32), "x", []byte("TMC0xxxxxxxxxxxxxxxxxxxx"))
@@ -47,7 +47,7 @@ func FuzzUnseal(f *testing.F) {
 		if err != nil && plain != nil {
 			t.Fatalf("error %v with %d bytes of plaintext", err, len(plain))
 		}
-		if err == nil && len(plain) != len(object)-20 {
+		if err == nil && len(plain) != len(object)-32 {
 			t.Fatalf("opened %d bytes into %d", len(object), len(plain))
 		}
 	})

@@ -16,7 +16,7 @@ func TestSealRoundTrip(t *testing.T) {
 	for _, plain := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte("row "), 100_000)} {
 		for _, secret := range [][]byte{nil, []byte("daemon secret")} {
 			obj, key := Seal(secret, testName, plain)
-			if len(key) != KeySize || !bytes.HasPrefix(obj, []byte("TMC1")) || len(obj) != 4+len(plain)+16 {
+			if len(key) != KeySize || !bytes.HasPrefix(obj, []byte("TMC2")) || len(obj) != 4+12+len(plain)+16 {
 				t.Fatalf("key %d bytes, object %d bytes %q...", len(key), len(obj), obj[:4])
 			}
 			got, err := Unseal(key, testName, obj)
@@ -27,23 +27,34 @@ func TestSealRoundTrip(t *testing.T) {
 	}
 }
 
-// The key is HMAC-SHA256(secret, context 0 name 0 SHA-256(plaintext)) and
-// the object AES-256-GCM with a zero nonce and the name as AAD, computed
-// here from the standard library alone.
+// The key is HMAC-SHA256(secret, context 0 name), the nonce the first 12
+// bytes of HMAC-SHA256(key, context 0 plaintext), the object "TMC2" ||
+// nonce || AES-256-GCM with the name as AAD, computed here from the
+// standard library alone.
 func TestSealMatchesTheDocumentedScheme(t *testing.T) {
 	secret, plain := []byte("s3cret"), []byte("the value")
-	sum := sha256.Sum256(plain)
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("tidemark claim-check v1\x00" + testName + "\x00"))
-	m.Write(sum[:])
+	m.Write([]byte("tidemark claim-check key v2\x00" + testName))
 	wantKey := m.Sum(nil)
+	n := hmac.New(sha256.New, wantKey)
+	n.Write([]byte("tidemark claim-check nonce v2\x00"))
+	n.Write(plain)
+	nonce := n.Sum(nil)[:12]
 	block, _ := aes.NewCipher(wantKey)
 	gcm, _ := cipher.NewGCM(block)
-	wantObj := gcm.Seal([]byte("TMC1"), make([]byte, 12), plain, []byte(testName))
+	wantObj := gcm.Seal(append([]byte("TMC2"), nonce...), nonce, plain, []byte(testName))
 
 	obj, key := Seal(secret, testName, plain)
 	if !bytes.Equal(key, wantKey) || !bytes.Equal(obj, wantObj) {
 		t.Fatalf("Seal differs from the documented scheme:\nkey %x\nwant %x", key, wantKey)
+	}
+	if !bytes.Equal(Key(secret, testName), key) {
+		t.Fatal("Key differs from Seal's key")
+	}
+	// Another plaintext under the same name: same key, another nonce.
+	obj2, key2 := Seal(secret, testName, []byte("another value"))
+	if !bytes.Equal(key2, key) || bytes.Equal(obj2[4:16], obj[4:16]) {
+		t.Fatal("two plaintexts under one name share a nonce")
 	}
 }
 
@@ -62,9 +73,9 @@ func TestSealDeterministic(t *testing.T) {
 	if bytes.Equal(k1, k4) {
 		t.Fatal("another name gives the same key")
 	}
-	_, k5 := Seal([]byte("a"), testName, []byte("other value"))
-	if bytes.Equal(k1, k5) {
-		t.Fatal("another plaintext gives the same key: the fixed nonce would be reused")
+	o5, k5 := Seal([]byte("a"), testName, []byte("other value"))
+	if !bytes.Equal(k1, k5) || bytes.Equal(o1[4:16], o5[4:16]) {
+		t.Fatal("another plaintext under the same name: want the same key and another nonce")
 	}
 }
 
@@ -76,7 +87,7 @@ func TestUnsealRefuses(t *testing.T) {
 	flipped := bytes.Clone(obj)
 	flipped[len(flipped)/2] ^= 0x80
 	badMagic := bytes.Clone(obj)
-	badMagic[3] = '2'
+	badMagic[3] = '1'
 	for _, c := range []struct {
 		what string
 		key  []byte
@@ -91,7 +102,7 @@ func TestUnsealRefuses(t *testing.T) {
 		{"altered byte", key, testName, flipped, ErrWrongKey},
 		{"truncated tag", key, testName, obj[:len(obj)-1], ErrWrongKey},
 		{"bad magic", key, testName, badMagic, ErrCorrupt},
-		{"shorter than magic and tag", key, testName, obj[:19], ErrCorrupt},
+		{"shorter than magic, nonce and tag", key, testName, obj[:31], ErrCorrupt},
 		{"empty", key, testName, nil, ErrCorrupt},
 	} {
 		got, err := Unseal(c.key, c.name, c.obj)

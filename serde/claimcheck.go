@@ -81,11 +81,17 @@ func NewClaimCheck(reg Registry, opts ClaimCheckOptions) (*ClaimCheck, error) {
 	return &ClaimCheck{reg: reg, opts: opts}, nil
 }
 
-// ClaimRef identifies the event a message belongs to, for its object name.
+// ClaimRef identifies the message, for its object's name.
 type ClaimRef struct {
 	Topic, Shard string
 	Event        string // the transaction's GTID, a binlog file:pos, or a snapshot row's id
 	Row          int    // the event's place in its transaction
+	Part         int    // the message's place among its event's (0..3)
+	// ContentAddressed adds the bytes' hash to the name: for snapshot rows,
+	// whose re-read after a restart may find the row changed. A binlog
+	// event's name is the event's alone, so its replay, whose envelope
+	// differs in processing time, finds the first attempt's object.
+	ContentAddressed bool
 }
 
 // ClaimResult says what Apply did, for metrics.
@@ -138,9 +144,20 @@ func (c *ClaimCheck) Apply(ctx context.Context, ref ClaimRef, m *Message) (Claim
 		return res, fmt.Errorf("%w: %d bytes (%d compressed) over topic %s's limit of %d, and no large-record store is configured (large_records.store)",
 			ErrRecordTooLarge, res.Before, len(wrapped), ref.Topic, limit)
 	}
-	name := largerecord.ObjectName(largerecord.Ref{Topic: ref.Topic, Shard: ref.Shard, Event: ref.Event, Row: ref.Row, Plaintext: compressed, Secret: c.opts.Secret})
+	lref := largerecord.Ref{Topic: ref.Topic, Shard: ref.Shard, Event: ref.Event, Row: ref.Row*4 + ref.Part, Secret: c.opts.Secret}
+	if ref.ContentAddressed {
+		lref.Plaintext = compressed
+	}
+	name := largerecord.ObjectName(lref)
 	object, key := largerecord.Seal(c.opts.Secret, name, compressed)
-	if err := c.opts.Store.Put(ctx, name, object); err != nil {
+	err = c.opts.Store.Put(ctx, name, object)
+	if errors.Is(err, largerecord.ErrConflict) {
+		// A replay of the event: the first attempt stored its bytes, which
+		// differ from these only in the envelope's processing time. Its
+		// record may be in Kafka already; point at the same object.
+		v, err = c.existing(ctx, name, key)
+	}
+	if err != nil {
 		return res, fmt.Errorf("offload a %d-byte record of topic %s: %w", res.Before, ref.Topic, err)
 	}
 	uri := c.opts.Store.URI(name)
@@ -155,6 +172,19 @@ func (c *ClaimCheck) Apply(ctx context.Context, ref ClaimRef, m *Message) (Claim
 		Header{HeaderClaimCheckKey, []byte(base64.StdEncoding.EncodeToString(key))},
 	)
 	return ClaimResult{Form: ClaimOffloaded, Before: res.Before, After: m.Size(), Object: uri}, nil
+}
+
+// existing reads back the value an earlier attempt stored under name.
+func (c *ClaimCheck) existing(ctx context.Context, name string, key []byte) ([]byte, error) {
+	object, err := c.opts.Store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := largerecord.Unseal(key, name, object)
+	if err != nil {
+		return nil, fmt.Errorf("the object an earlier attempt stored does not open with this daemon's secret (was large_records.secret_env changed?): %w", err)
+	}
+	return largerecord.Decompress(plain, maxClaimedValue)
 }
 
 // schemaIDs registers the wrapper schemas once.

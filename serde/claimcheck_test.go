@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidemark-cdc/tidemark/change"
 	"github.com/tidemark-cdc/tidemark/largerecord"
@@ -156,7 +157,20 @@ func TestClaimCheckOffloads(t *testing.T) {
 	if bytes.Contains(stored, body[1000:1064]) {
 		t.Error("the stored object contains the plaintext")
 	}
-	m2, res2, _ := e.encode(t, body) // the same event again: a replay
+	// A replay of the event, whose envelope differs in processing time:
+	// the first attempt's object, and a pointer that resolves to its bytes.
+	msgs, _ := e.enc.Messages(context.Background(), nil, "tm.shop.docs", blobEvent(1, body), testNow.Add(time.Minute))
+	m2 := msgs[0]
+	if bytes.Equal(m2.Value, plain) {
+		t.Fatal("the replay encoded the same bytes: the test proves nothing")
+	}
+	res2, err := e.cc.Apply(context.Background(), ClaimRef{Topic: "tm.shop.docs", Shard: "shard1", Event: "0-1-7", Row: 1}, &m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2, _, err := e.resolve(t, m2); err != nil || !bytes.Equal(v2, plain) {
+		t.Errorf("the replay's pointer resolves to %d bytes, %v; want the first attempt's", len(v2), err)
+	}
 	if res2.Object != res.Object || len(files(t, e.dir)) != 1 || header(m2, HeaderClaimCheckKey) != header(m, HeaderClaimCheckKey) {
 		t.Errorf("a replay wrote %s (first %s), %d objects", res2.Object, res.Object, len(files(t, e.dir)))
 	}
