@@ -32,6 +32,24 @@ func largeValues() map[int64][]byte {
 	return map[int64][]byte{1: under, 2: text, 3: random}
 }
 
+// docsTable is a test's own corner of the stack with one table on shard 1,
+// docs (id BIGINT PRIMARY KEY, body LONGBLOB).
+func docsTable(t *testing.T) (*e2eSetup, *sqlDB) {
+	t.Helper()
+	e := newE2E(t, stackEnv(t))
+	db := e.createShardDBs(t, 0)[0]
+	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	return e, db
+}
+
+// stackCommand runs stack/stack (stop gcs, up, ...) on the tests' stack.
+func stackCommand(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := osexec.Command("../stack/stack", args...).CombinedOutput(); err != nil {
+		t.Fatalf("stack/stack %v: %v\n%s", args, err, out)
+	}
+}
+
 // largeRecordsConfig is the large_records block for bucket, with its
 // secret in the environment.
 func largeRecordsConfig(t *testing.T, bucket string) string {
@@ -254,10 +272,7 @@ func keysOf(m map[string][]byte) []string {
 // the record it cannot store; back up, everything arrives, in order, with
 // MariaDB's bytes.
 func TestLargeRecordStoreDown(t *testing.T) {
-	s := stackEnv(t)
-	e := newE2E(t, s)
-	db := e.createShardDBs(t, 0)[0]
-	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	e, db := docsTable(t)
 	_, bucket := newBucket(t)
 	d := startDaemon(t, strings.Replace(e.config([]int{0}, largeRecordsConfig(t, bucket)),
 		"  partitions: 3\n", "  partitions: 1\n", 1)) // one partition: the order of every record shows
@@ -272,11 +287,7 @@ func TestLargeRecordStoreDown(t *testing.T) {
 	topic := e.topic("docs")
 	e.waitRecords(t, "docs", 1)
 
-	stackCmd := func(args ...string) {
-		if out, err := osexec.Command("../stack/stack", args...).CombinedOutput(); err != nil {
-			t.Fatalf("stack/stack %v: %v\n%s", args, err, out)
-		}
-	}
+	stackCmd := func(args ...string) { stackCommand(t, args...) }
 	stackCmd("stop", "gcs")
 	restarted := false
 	defer func() {
@@ -332,10 +343,7 @@ func TestLargeRecordStoreDown(t *testing.T) {
 // kill -9 after the object write and before the Kafka ack: the restarted
 // daemon replays the row and finds its object, leaving one, not two.
 func TestLargeRecordReplayAfterKill(t *testing.T) {
-	s := stackEnv(t)
-	e := newE2E(t, s)
-	db := e.createShardDBs(t, 0)[0]
-	exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, body LONGBLOB)")
+	e, db := docsTable(t)
 	client, bucket := newBucket(t)
 	cfg := writeConfig(t, e.config([]int{0}, largeRecordsConfig(t, bucket)))
 	p := startProcess(t, cfg)
@@ -344,11 +352,7 @@ func TestLargeRecordReplayAfterKill(t *testing.T) {
 	e.waitRecords(t, "docs", 1)
 	time.Sleep(time.Second) // the position of record 1 is committed (every 250 ms)
 
-	stackCmd := func(args ...string) {
-		if out, err := osexec.Command("../stack/stack", args...).CombinedOutput(); err != nil {
-			t.Fatalf("stack/stack %v: %v\n%s", args, err, out)
-		}
-	}
+	stackCmd := func(args ...string) { stackCommand(t, args...) }
 	stackCmd("stop", "kafka") // the record can be stored but never acknowledged
 	kafkaUp := false
 	defer func() {
