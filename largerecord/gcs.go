@@ -104,11 +104,16 @@ func (s *gcsStore) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, s.wrap("get", name, err)
 	}
 	defer r.Close()
-	b := bytes.NewBuffer(make([]byte, 0, max(r.Attrs.Size, 0)))
-	if _, err := io.Copy(b, r); err != nil {
+	// Exactly the object's size, read to EOF (so the client checks its
+	// CRC32C): no buffer growth doubling a 40 MB object in memory.
+	b := make([]byte, max(r.Attrs.Size, 0))
+	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, s.wrap("get", name, err)
 	}
-	return b.Bytes(), nil
+	if n, err := r.Read(make([]byte, 1)); n != 0 || (err != nil && err != io.EOF) {
+		return nil, s.wrap("get", name, fmt.Errorf("object longer than its %d bytes, or unreadable: %v", len(b), err))
+	}
+	return b, nil
 }
 
 func (s *gcsStore) Delete(ctx context.Context, name string) error {
