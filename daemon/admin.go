@@ -34,6 +34,7 @@ type adminServer struct {
 	log      *slog.Logger
 	gatherer prometheus.Gatherer
 	status   func() []ShardStatus
+	gc       func() *GCStatus // the periodic large-record GC; nil or returning nil when off
 	version  string
 	started  time.Time
 	token    string // "" = none configured (then the address must be loopback)
@@ -85,9 +86,13 @@ func (a *adminServer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		shards := a.status()
 		sort.Slice(shards, func(i, j int) bool { return shards[i].Shard < shards[j].Shard })
-		writeJSON(w, http.StatusOK, map[string]any{
-			"version": a.version, "uptime_seconds": int64(time.Since(a.started).Seconds()), "shards": shards,
-		})
+		doc := map[string]any{"version": a.version, "uptime_seconds": int64(time.Since(a.started).Seconds()), "shards": shards}
+		if a.gc != nil {
+			if gc := a.gc(); gc != nil {
+				doc["large_record_gc"] = gc
+			}
+		}
+		writeJSON(w, http.StatusOK, doc)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
 	if a.ctl != nil {

@@ -175,6 +175,21 @@ type LargeRecordsConfig struct {
 	// above which records are claim-checked; default: the topic's limit
 	// (max.message.bytes, under the producer's batch limit) less 16KiB.
 	Threshold ByteSize `yaml:"threshold"`
+	// GC, when its interval is set, runs `tidemark largerecord gc` inside
+	// the daemon: objects no record in Kafka references any more, older
+	// than the grace period, are deleted.
+	GC LargeRecordGCConfig `yaml:"gc"`
+}
+
+// LargeRecordGCConfig is the daemon's periodic large-record GC.
+type LargeRecordGCConfig struct {
+	// Interval between runs, the first one an interval after start. 0
+	// (default): off; run `tidemark largerecord gc` from cron instead.
+	Interval time.Duration `yaml:"interval"`
+	// Grace keeps unreferenced objects younger than this: their record may
+	// still be on its way to Kafka. It must outlast the longest a record
+	// can wait between its object's write and Kafka's ack. Default 24h.
+	Grace time.Duration `yaml:"grace"`
 }
 
 // minLargeRecordSecret is the shortest secret accepted for the objects'
@@ -193,6 +208,15 @@ func validateLargeRecords(add func(string, string, ...any), getenv func(string) 
 		if s := getenv(c.SecretEnv); s != "" && len(s) < minLargeRecordSecret {
 			add("large_records.secret_env", "the secret in %s is shorter than %d characters (make one with: openssl rand -hex 32)", c.SecretEnv, minLargeRecordSecret)
 		}
+	}
+	if c.GC.Interval < 0 || (c.GC.Interval > 0 && c.GC.Interval < time.Second) {
+		add("large_records.gc.interval", "want 0 (off) or at least 1s (hours, in production), got %s", c.GC.Interval)
+	}
+	if c.GC.Interval > 0 && c.Store == "" {
+		add("large_records.gc.interval", "needs large_records.store: without a store there is nothing to collect")
+	}
+	if c.GC.Grace < 0 {
+		add("large_records.gc.grace", "must be positive, got %s", c.GC.Grace)
 	}
 	if c.Threshold != "" {
 		if n, err := parseByteSize(string(c.Threshold)); err != nil {

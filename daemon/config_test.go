@@ -82,6 +82,8 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad store", "limits:\n", "large_records:\n  store: s3://bucket\nlimits:\n"},
 		{"secret pasted", "limits:\n", "large_records:\n  store: gs://b\n  secret_env: 'hunter2 hunter2'\nlimits:\n"},
 		{"short secret", "limits:\n", "large_records:\n  secret_env: TEST_PW\nlimits:\n"},
+		{"gc without store", "limits:\n", "large_records:\n  gc:\n    interval: 6h\nlimits:\n"},
+		{"gc interval", "limits:\n", "large_records:\n  gc:\n    interval: six hours\nlimits:\n"},
 	}
 	wants := map[string]string{
 		"unknown key":        `t.yaml:28: shards[1].sever_port: unknown key "sever_port"`,
@@ -93,6 +95,8 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		"bad store":          `t.yaml:32: large_records.store: want gs://bucket[/prefix] or file:///absolute/dir, got "s3://bucket"`,
 		"secret pasted":      `t.yaml:33: large_records.secret_env: must be the name of an environment variable`,
 		"short secret":       `t.yaml:32: large_records.secret_env: the secret in TEST_PW is shorter than 16 characters`,
+		"gc without store":   `t.yaml:33: large_records.gc.interval: needs large_records.store`,
+		"gc interval":        `t.yaml:33: large_records.gc.interval: wrong type: "six hours"`,
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

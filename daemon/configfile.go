@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -68,11 +69,12 @@ func parseConfig(file string, src []byte, getenv func(string) string) (_ *Config
 			err = &ConfigError{File: file, Problems: []ConfigProblem{{Key: "(file)", Msg: fmt.Sprintf("malformed YAML: %v", r)}}}
 		}
 	}()
-	paths := map[int]string{} // byte offset of a value's first token → its key path
-	lines := map[string]int{} // key path → line
+	paths := map[int]string{}     // byte offset of a value's first token → its key path
+	lines := map[string]int{}     // key path → line
+	values := map[string]string{} // a scalar value's text → the first path holding it
 	tree, perr := parser.ParseBytes(src, 0)
 	if perr == nil {
-		indexPaths(tree, paths, lines)
+		indexPaths(tree, paths, lines, values)
 	}
 
 	var c Config
@@ -80,7 +82,7 @@ func parseConfig(file string, src []byte, getenv func(string) string) (_ *Config
 	// An empty file decodes to the zero Config (io.EOF), which then fails
 	// validation with "required" problems.
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{File: file, Problems: []ConfigProblem{decodeProblem(err, paths)}}
+		return nil, &ConfigError{File: file, Problems: []ConfigProblem{decodeProblem(err, paths, lines, values)}}
 	}
 	c.applyDefaults()
 	fieldErrs := c.validate(getenv)
@@ -96,9 +98,17 @@ func parseConfig(file string, src []byte, getenv func(string) string) (_ *Config
 }
 
 // decodeProblem turns a go-yaml error into a located problem.
-func decodeProblem(err error, paths map[int]string) ConfigProblem {
+func decodeProblem(err error, paths map[int]string, lines map[string]int, values map[string]string) ConfigProblem {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil {
+		// go-yaml passes some conversions' errors on without a position
+		// (time.ParseDuration's: `time: invalid duration "six hours"`):
+		// locate the value the message quotes.
+		for _, m := range quotedValue.FindAllStringSubmatch(err.Error(), -1) {
+			if path, ok := values[m[1]]; ok {
+				return ConfigProblem{Line: lineOf(path, lines), Key: path, Msg: fmt.Sprintf("wrong type: %q is not valid here (%v)", m[1], err)}
+			}
+		}
 		return ConfigProblem{Key: "(file)", Msg: err.Error()}
 	}
 	tk := ye.GetToken()
@@ -125,6 +135,8 @@ func decodeProblem(err error, paths map[int]string) ConfigProblem {
 	return p
 }
 
+var quotedValue = regexp.MustCompile(`"([^"]*)"`)
+
 func describeToken(v string) string {
 	if v == "" {
 		return "an empty value"
@@ -135,7 +147,7 @@ func describeToken(v string) string {
 // indexPaths records, for every mapping key and value and every sequence
 // item, its dotted path ("shards[0].tables[1].include") by the offset of its
 // first token, and the line of each path.
-func indexPaths(f *ast.File, paths map[int]string, lines map[string]int) {
+func indexPaths(f *ast.File, paths map[int]string, lines map[string]int, values map[string]string) {
 	var walk func(n ast.Node, p string)
 	walk = func(n ast.Node, p string) {
 		if n == nil || reflect.ValueOf(n).IsNil() { // go-yaml's AST holds typed nils
@@ -154,6 +166,12 @@ func indexPaths(f *ast.File, paths map[int]string, lines map[string]int) {
 			}
 		}
 		switch v := n.(type) {
+		case ast.ScalarNode:
+			if tk := v.GetToken(); tk != nil && p != "" {
+				if _, ok := values[tk.Value]; !ok {
+					values[tk.Value] = p
+				}
+			}
 		case *ast.MappingNode:
 			for _, mv := range v.Values {
 				walk(mv, p)

@@ -23,6 +23,7 @@ type Daemon struct {
 	version  string
 	registry *prometheus.Registry
 	large    *largeRecords // the claim-check's store, closed when Run ends
+	gc       *gcLoop       // the periodic large-record GC; nil when off
 	metrics  *Metrics
 	stages   *stageMetrics
 	shards   []*shard
@@ -87,6 +88,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 	if err != nil {
 		return nil, err
 	}
+	d.gc = newGCLoop(cfg, reg, log)
 	var pipelines []*pipeline
 	fresh := newFreshShards() // one for the fleet: new shards do not refuse each other
 	for _, sc := range cfg.Shards {
@@ -130,7 +132,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer d.large.Close()
 	admin := &adminServer{addr: d.cfg.Admin.Listen, log: d.log, gatherer: d.registry, status: d.Status, version: d.version,
-		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof, ctl: d}
+		started: time.Now(), token: d.adminToken, pprof: d.cfg.Admin.Pprof, ctl: d, gc: d.gc.snapshot}
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	adminErr := make(chan error, 1)
@@ -153,6 +155,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// /shards/{name}/restart); when every shard is parked, the daemon ends.
 	runCtx, allFailed := context.WithCancel(ctx)
 	defer allFailed()
+	gcDone := make(chan struct{})
+	go func() { defer close(gcDone); d.gc.run(runCtx) }()
+	defer func() { allFailed(); <-gcDone }()
 	var g errgroup.Group
 	var failed atomic.Int32
 	for _, s := range d.shards {

@@ -68,18 +68,14 @@ func (p *pipeline) claimCheck(w recordWriter) (*serde.ClaimCheck, error) {
 	})
 }
 
-// minClaimCandidate skips the claim-check's threshold lookup for the
-// records that are obviously small (nearly all of them).
-const minClaimCandidate = 64 << 10
-
 // claim claim-checks one message of ev. A store or registry that fails is
 // retried with backoff until it answers: the shard waits (the encoder
 // blocks, the queue fills, the reader stops), nothing is skipped. A record
 // too big for a topic without a store stops the shard, naming the table.
 func (p *pipeline) claim(ctx context.Context, cc *serde.ClaimCheck, topic string, ev *change.Event, part int, m *serde.Message) error {
-	if m.Value == nil || m.Size() <= minClaimCandidate {
+	if fits, err := cc.Fits(ctx, topic, m); err == nil && fits {
 		return nil
-	}
+	} // (an error is Apply's to retry below)
 	ref := claimRef(topic, ev, part, m)
 	lr := p.shared.large
 	bo := backoff.NewExponentialBackOff()
@@ -164,15 +160,8 @@ func newLargeRecordMetrics(reg prometheus.Registerer) *largeRecordMetrics {
 			Help: "Failed claim-check writes (store or registry unreachable); the shard waits and retries. Alert on a rising rate: the shard is not moving.",
 		}, []string{"shard"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.records, m.bytes, m.storeSec, m.storeErrors} {
-			if err := reg.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					panic(err)
-				}
-			}
-		}
+	if reg != nil { // the daemon's own registry: registered once
+		reg.MustRegister(m.records, m.bytes, m.storeSec, m.storeErrors)
 	}
 	return m
 }

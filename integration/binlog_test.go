@@ -1029,7 +1029,9 @@ func TestBinlogHeartbeatCheckpoint(t *testing.T) {
 	exec(t, db, "CREATE TABLE "+other+".t (id INT PRIMARY KEY)")
 	cfg := readerConfig(s, shard, captured)
 	cfg.HeartbeatPeriod = 100 * time.Millisecond
-	cfg.ReadTimeout = 500 * time.Millisecond
+	// Long enough that a loaded machine (shared CI, two cores) never
+	// starves a heartbeat that long; the test idles for longer still.
+	cfg.ReadTimeout = 2 * time.Second
 	cfg.CheckpointInterval = time.Hour // only heartbeats may Put the checkpoint
 	reg := prometheus.NewRegistry()
 	rr := startCaughtUp(t, cfg, binlog.NewMetrics(reg))
@@ -1041,10 +1043,10 @@ func TestBinlogHeartbeatCheckpoint(t *testing.T) {
 		last := evs[len(evs)-1]
 		return last.Op == change.OpCheckpoint && last.CommitUnixMicros == 0 && covers(last.Position.GTIDSet, gtid)
 	})
-	// Idle, the shard's heartbeats (every 100ms) beat the 500ms read
-	// timeout: wait for ten of them to have been due, then no reconnect.
+	// Idle, the shard's heartbeats (every 100ms) beat the read timeout:
+	// idle for one and a half of it, then no reconnect.
 	start := time.Now()
-	waitEvents(t, rr, "idle for 10 heartbeat periods", func([]change.Event) bool { return time.Since(start) > time.Second })
+	waitEvents(t, rr, "idle for 1.5 read timeouts", func([]change.Event) bool { return time.Since(start) > 3*cfg.ReadTimeout/2 })
 	if n := metricValue(t, reg, "tidemark_binlog_reconnects_total"); n != 0 {
 		t.Errorf("%v reconnects on an idle connection with heartbeats", n)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -183,6 +184,61 @@ func TestLargeRecordsReachKafka(t *testing.T) {
 	}
 }
 
+// A threshold far under Kafka's limit (large_records.threshold) applies to
+// every record above it, however small: a 20 KB compressible row is
+// compressed and a 100 KB random one offloaded, a 1 KB one stays inline.
+func TestLargeRecordSmallThreshold(t *testing.T) {
+	e, db := docsTable(t)
+	client, bucket := newBucket(t)
+	d := startDaemon(t, e.config([]int{0}, largeRecordsConfig(t, bucket)+"  threshold: 8KiB\n"))
+	d.waitStreaming(t)
+	random := make([]byte, 100_000)
+	rand.Read(random)
+	exec(t, db.DB, "INSERT INTO "+db.name+".docs VALUES (1, REPEAT('a', 1000)), (2, REPEAT('tidemark ', 2300)), (3, x'"+fmt.Sprintf("%x", random)+"')")
+	topic := e.topic("docs")
+	var recs []kafkaRecord
+	eventually(t, time.Minute, "three records in "+topic, func() error {
+		if recs = e.readTopic(t, topic); len(recs) < 3 {
+			return fmt.Errorf("%d records", len(recs))
+		}
+		return nil
+	})
+	want := map[int64][]byte{}
+	rows, err := db.Query("SELECT id, body FROM " + db.name + ".docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var b []byte
+		rows.Scan(&id, &b)
+		want[id] = b
+	}
+	rows.Close()
+	dec := e.decoder(t)
+	forms := map[int64]string{}
+	for _, r := range recs {
+		if n := len(r.Key) + len(r.Value); n > 8<<10 {
+			t.Errorf("offset %d: a %d-byte record over the 8 KiB threshold", r.Offset, n)
+		}
+		rec, err := dec.DecodeRecord(context.Background(), r.serde(topic))
+		if err != nil {
+			t.Fatalf("decode offset %d: %v", r.Offset, err)
+		}
+		id := rec.After["id"].(int64)
+		if !bytes.Equal(rec.After["body"].([]byte), want[id]) {
+			t.Errorf("row %d: decoded bytes differ from MariaDB's", id)
+		}
+		forms[id] = rec.ClaimCheck
+	}
+	if w := map[int64]string{1: "", 2: serde.ClaimCompressed, 3: serde.ClaimOffloaded}; fmt.Sprint(forms) != fmt.Sprint(w) {
+		t.Errorf("forms %v, want %v", forms, w)
+	}
+	if n := len(bucketObjects(t, client, bucket)); n != 1 {
+		t.Errorf("%d objects, want 1", n)
+	}
+}
+
 // GC against real compaction: a key's large value is replaced by small
 // ones, the broker compacts the old records away, and GC deletes their
 // objects and keeps the one a live record references; a dry run deletes
@@ -249,10 +305,34 @@ func TestLargeRecordGCAfterCompaction(t *testing.T) {
 	if n := len(bucketObjects(t, client, bucket)); n != 3 {
 		t.Fatalf("a dry run left %d objects", n)
 	}
-	res, err = daemon.CollectLargeRecords(ctx, conf, daemon.GCOptions{Grace: time.Nanosecond}, slog.Default())
-	if err != nil || len(res) != 1 || res[0].Deleted != 2 {
-		t.Fatalf("gc: %+v, %v", res, err)
+	// The deletion itself by the daemon's periodic GC (large_records.gc):
+	// its metrics and /status show the run.
+	d = startDaemon(t, strings.Replace(cfg, "large_records:\n", "large_records:\n  gc:\n    interval: 1s\n    grace: 1ms\n", 1))
+	var status struct {
+		GC *daemon.GCStatus `json:"large_record_gc"`
 	}
+	eventually(t, time.Minute, "a periodic gc run that deleted the two orphans", func() error {
+		_, body, err := httpGet("http://" + d.d.AdminAddr() + "/status")
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(body), &status); err != nil || status.GC == nil {
+			return fmt.Errorf("no large_record_gc in /status (%v): %s", err, body)
+		}
+		if status.GC.Runs < 1 || status.GC.LastError != "" {
+			return fmt.Errorf("gc status %+v", *status.GC)
+		}
+		// (Runs repeat every second: the cumulative counter, not the last
+		// run's figure, shows what was deleted.)
+		_, metrics, err := httpGet("http://" + d.d.AdminAddr() + "/metrics")
+		for _, want := range []string{`tidemark_largerecord_gc_objects_total{action="deleted"} 2`, `tidemark_largerecord_gc_runs_total{result="ok"}`, "tidemark_largerecord_gc_last_success_timestamp_seconds"} {
+			if err != nil || !strings.Contains(metrics, want) {
+				return fmt.Errorf("metrics lack %s (err %v)", want, err)
+			}
+		}
+		return nil
+	})
+	d.stop()
 	after := bucketObjects(t, client, bucket)
 	if len(after) != 1 || !strings.HasSuffix(live, "/"+keysOf(after)[0]) {
 		t.Fatalf("after gc: %v; the live record references %s (before: %v)", keysOf(after), live, keysOf(before))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // dirStore is a Store in a local directory, for development: names are
@@ -39,7 +40,11 @@ func (s *dirStore) Put(_ context.Context, name string, data []byte) error {
 		return err
 	}
 	if old, err := os.ReadFile(p); err == nil {
-		if bytes.Equal(old, data) {
+		if bytes.Equal(old, data) { // written again now, for GC (Store.Put)
+			now := time.Now()
+			if err := os.Chtimes(p, now, now); err != nil {
+				return fmt.Errorf("put %s: refresh: %w", s.URI(name), err)
+			}
 			return nil
 		}
 		return fmt.Errorf("put %s: %w (%d bytes stored, %d written)", s.URI(name), ErrConflict, len(old), len(data))
@@ -99,13 +104,21 @@ func (s *dirStore) Get(_ context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *dirStore) Delete(_ context.Context, name string) error {
-	p, err := s.path(name)
+// Delete checks the file's time against the listed one first. (Not atomic
+// as GCS's precondition is: a Put in the microseconds between the check
+// and the removal is lost to GC. The directory store is for development.)
+func (s *dirStore) Delete(_ context.Context, o ObjectInfo) error {
+	p, err := s.path(o.Name)
 	if err != nil {
 		return err
 	}
+	if !o.Written.IsZero() {
+		if info, err := os.Stat(p); err == nil && !info.ModTime().Equal(o.Written) {
+			return fmt.Errorf("delete %s: %w", s.URI(o.Name), ErrChanged)
+		}
+	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", s.URI(name), err)
+		return fmt.Errorf("delete %s: %w", s.URI(o.Name), err)
 	}
 	return nil
 }
@@ -137,7 +150,7 @@ func (s *dirStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) 
 		if err != nil {
 			return err
 		}
-		return fn(ObjectInfo{Name: name, Size: info.Size(), Created: info.ModTime()})
+		return fn(ObjectInfo{Name: name, Size: info.Size(), Written: info.ModTime()})
 	})
 }
 

@@ -53,4 +53,9 @@
 // is a false positive, which keeps an orphan for another round, never
 // deletes a referenced object. The grace period covers objects whose
 // record is not yet in Kafka (written to the store, not yet acknowledged).
+// A replay whose object exists (Put found it) refreshes the object's
+// written time, and Delete removes only the state List described: a GC that
+// listed an old object just before its replay reused it keeps the object
+// (the delete fails ErrChanged), and the next GC counts its grace from the
+// replay.
 package largerecord

@@ -19,6 +19,10 @@ var (
 	// overwritten.
 	ErrConflict = errors.New("largerecord: object exists with different content")
 
+	// ErrChanged: Delete found the object written again since it was
+	// listed (a replayed record's Put refreshed it): it is kept.
+	ErrChanged = errors.New("largerecord: object written since it was listed")
+
 	// ErrWrongKey: the object did not authenticate under the key and name
 	// given. Either the key is not this object's (a pointer that names
 	// another object, a truncated header), the object was copied from

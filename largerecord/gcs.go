@@ -86,6 +86,13 @@ func (s *gcsStore) Put(ctx context.Context, name string, data []byte) error {
 			return s.wrap("put", name, aerr)
 		}
 		if attrs.Size == int64(len(data)) && attrs.CRC32C == sum {
+			// The same object: stamp it written now (CustomTime, which
+			// GCS lets only move forward), so a GC that listed it before
+			// this replay fails its delete (the metageneration moved) and
+			// the next GC counts its grace from now.
+			if _, err := obj.Update(ctx, storage.ObjectAttrsToUpdate{CustomTime: time.Now().UTC()}); err != nil {
+				return s.wrap("put (refresh)", name, err)
+			}
 			return nil
 		}
 		return fmt.Errorf("put %s: %w (%d bytes stored, %d written)", s.URI(name), ErrConflict, attrs.Size, len(data))
@@ -116,15 +123,22 @@ func (s *gcsStore) Get(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *gcsStore) Delete(ctx context.Context, name string) error {
-	if err := validName(name); err != nil {
+func (s *gcsStore) Delete(ctx context.Context, o ObjectInfo) error {
+	if err := validName(o.Name); err != nil {
 		return err
 	}
-	err := s.bucket.Object(s.full(name)).Delete(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return nil
+	obj := s.bucket.Object(s.full(o.Name))
+	if o.generation != 0 { // only the listed state: not one a Put refreshed since
+		obj = obj.If(storage.Conditions{GenerationMatch: o.generation, MetagenerationMatch: o.metageneration})
 	}
-	return s.wrap("delete", name, err)
+	err := obj.Delete(ctx)
+	switch {
+	case errors.Is(err, storage.ErrObjectNotExist):
+		return nil
+	case isStatus(err, http.StatusPreconditionFailed):
+		return fmt.Errorf("delete %s: %w", s.URI(o.Name), ErrChanged)
+	}
+	return s.wrap("delete", o.Name, err)
 }
 
 func (s *gcsStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
@@ -132,7 +146,7 @@ func (s *gcsStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) 
 	if prefix == "" && s.prefix != "" {
 		q.Prefix = s.prefix + "/"
 	}
-	if err := q.SetAttrSelection([]string{"Name", "Size", "Created"}); err != nil {
+	if err := q.SetAttrSelection([]string{"Name", "Size", "Created", "CustomTime", "Generation", "Metageneration"}); err != nil {
 		return err
 	}
 	it := s.bucket.Objects(ctx, q)
@@ -148,7 +162,11 @@ func (s *gcsStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) 
 		if s.prefix != "" {
 			name = strings.TrimPrefix(name, s.prefix+"/")
 		}
-		if err := fn(ObjectInfo{Name: name, Size: a.Size, Created: a.Created}); err != nil {
+		written := a.Created
+		if a.CustomTime.After(written) { // refreshed by an idempotent Put
+			written = a.CustomTime
+		}
+		if err := fn(ObjectInfo{Name: name, Size: a.Size, Written: written, generation: a.Generation, metageneration: a.Metageneration}); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package largerecord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,12 +66,18 @@ func Sweep(ctx context.Context, s Store, prefix string, refs *RefSet, olderThan 
 		case refs.Has(o.Name):
 			action = SweepKept
 			st.Referenced++
-		case !o.Created.Before(olderThan):
+		case !o.Written.Before(olderThan):
 			action = SweepYoung
 			st.Young++
 		default:
 			if !dryRun {
-				if err := s.Delete(ctx, o.Name); err != nil {
+				err := s.Delete(ctx, o)
+				if errors.Is(err, ErrChanged) { // written again since listed: a replay's
+					action = SweepYoung
+					st.Young++
+					break
+				}
+				if err != nil {
 					return fmt.Errorf("gc: %w", err)
 				}
 			}

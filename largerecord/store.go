@@ -12,13 +12,17 @@ import (
 type Store interface {
 	// Put writes an object. It is idempotent: if name exists with the same
 	// bytes it returns nil (a retried or replayed write never makes a
-	// second object); with different bytes, an error wrapping ErrConflict.
+	// second object) and refreshes the object's Written time, so that GC
+	// treats it as the new write it stands for; with different bytes, an
+	// error wrapping ErrConflict.
 	Put(ctx context.Context, name string, data []byte) error
 	// Get reads an object; a missing one is an error wrapping ErrNotFound
 	// that names it.
 	Get(ctx context.Context, name string) ([]byte, error)
-	// Delete removes an object; a missing one is not an error.
-	Delete(ctx context.Context, name string) error
+	// Delete removes the object as List described it: if it was written
+	// (or refreshed by an idempotent Put) since, it is kept and the error
+	// wraps ErrChanged. A missing object is not an error.
+	Delete(ctx context.Context, o ObjectInfo) error
 	// List calls fn for every object whose name starts with prefix,
 	// streaming (memory does not grow with the count); GCS lists in
 	// lexicographic order, a directory per directory.
@@ -33,7 +37,11 @@ type Store interface {
 type ObjectInfo struct {
 	Name    string // as given to Put (without the store's prefix)
 	Size    int64
-	Created time.Time
+	Written time.Time // the last Put, first or idempotent
+
+	// version identifies this state of the object for Delete (GCS: its
+	// generation and metageneration).
+	generation, metageneration int64
 }
 
 // Open opens the store a URI names: gs://bucket[/prefix] (Google Cloud

@@ -61,10 +61,10 @@ func TestDirStore(t *testing.T) {
 	if entries, _ := filepath.Glob(filepath.Join(dir, "t/s/0-1-7/.*")); len(entries) != 0 {
 		t.Errorf("temporary files left: %v", entries)
 	}
-	if err := s.Delete(ctx, name); err != nil {
+	if err := s.Delete(ctx, ObjectInfo{Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, name); err != nil {
+	if err := s.Delete(ctx, ObjectInfo{Name: name}); err != nil {
 		t.Errorf("deleting a missing object: %v", err)
 	}
 	missing, _ := Open(ctx, "file://"+dir+"/nope")
@@ -125,5 +125,33 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "t/s/e/1-a"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the orphan survived: %v", err)
+	}
+}
+
+// A replayed Put of an object GC has listed refreshes it: the delete of the
+// listed state is refused (ErrChanged) and the next sweep counts it young.
+// (integration/largerecord_store_test.go runs the same on the GCS emulator.)
+func TestDirStoreReplayRefreshesForGC(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, _ := Open(ctx, "file://"+dir)
+	name := "t/s/e/1-a"
+	s.Put(ctx, name, []byte("v"))
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(filepath.Join(dir, name), old, old)
+	var listed ObjectInfo
+	s.List(ctx, "t/", func(o ObjectInfo) error { listed = o; return nil })
+	if err := s.Put(ctx, name, []byte("v")); err != nil { // the replay
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, listed); !errors.Is(err, ErrChanged) {
+		t.Fatalf("delete of the state listed before the replay: %v, want ErrChanged", err)
+	}
+	st, err := Sweep(ctx, s, "t/", NewRefSet(10, 1e-6), time.Now().Add(-24*time.Hour), false, nil)
+	if err != nil || st.Young != 1 || st.Deleted != 0 {
+		t.Fatalf("sweep after the replay: %+v %v", st, err)
+	}
+	if _, err := s.Get(ctx, name); err != nil {
+		t.Fatalf("the replayed object is gone: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ unless --missing-topics. --dry-run lists what would be deleted.`,
 						if a == largerecord.SweepDeleted && opts.DryRun {
 							verb = "would delete"
 						}
-						fmt.Fprintf(out, "%s\t%s\t%d bytes\t%s\n", verb, o.Name, o.Size, o.Created.UTC().Format(time.RFC3339))
+						fmt.Fprintf(out, "%s\t%s\t%d bytes\t%s\n", verb, o.Name, o.Size, o.Written.UTC().Format(time.RFC3339))
 					}
 				}
 			}
