@@ -6,7 +6,7 @@ BIN := bin/tidemark
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build test unit integration demo bench bench-go stack-up stack-down stack-status fmt vet
+.PHONY: all build test unit integration soak demo bench bench-go stack-up stack-down stack-status fmt vet
 
 all: build
 
@@ -28,6 +28,14 @@ integration: stack-up
 	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 20m -v ./integration/... 2>&1 \
 		| tee /tmp/tidemark-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; \
 		exit $${PIPESTATUS[0]}
+
+# The fault tests' long version: SIGKILL of the daemon KILLS times (default
+# 20) while two shards stream transactions, then every committed row must be
+# in Kafka exactly once; and the two-daemons fencing test. make test runs 5.
+soak: stack-up
+	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 TIDEMARK_EO_KILLS=$(or $(KILLS),20) \
+		$(GO) test -count=1 -timeout 30m -v -run 'TestExactlyOnce' ./integration/ 2>&1 \
+		| grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
 
 # Brings the stack up, writes a sample workload to two shards and shows the
 # change events arriving.

@@ -168,6 +168,7 @@ func (s *session) endTx(ctx context.Context, h *replication.EventHeader) error {
 	s.tx = txState{}
 	if s.hasPending {
 		s.pending.Position = s.pos.Position()
+		s.pending.TxEnd = true
 		ev := s.pending
 		s.pending, s.hasPending = change.Event{}, false
 		return s.put(ctx, ev)

@@ -38,6 +38,11 @@ type Event struct {
 	// before the transaction (a restart replays the transaction whole); on the
 	// transaction's last event it includes the transaction.
 	Position Position
+	// TxEnd marks the transaction's last event (its Position includes the
+	// transaction): where a Kafka transaction may end, since a restart
+	// from the position of any other event replays its whole transaction.
+	// Checkpoints are always at a boundary and need not set it.
+	TxEnd bool
 	// CommitUnixMicros is the source commit time in µs since the epoch (0 when
 	// unknown), for latency metrics.
 	CommitUnixMicros int64

@@ -61,6 +61,49 @@ type KafkaConfig struct {
 	// Sink is "kafka" (default) or "discard": encode everything and produce
 	// nothing (benchmarks measure the pipeline's ceiling with it).
 	Sink string `yaml:"sink"`
+	// Delivery is exactly_once (default: each shard's records and position
+	// in Kafka transactions; read_committed consumers see every change
+	// once) or at_least_once (no transactions; a crash repeats what was
+	// written after the last stored position).
+	Delivery string `yaml:"delivery"`
+	// Transactions tune exactly_once delivery.
+	Transactions TransactionsConfig `yaml:"transactions"`
+}
+
+// TransactionsConfig tunes the Kafka transactions of exactly_once delivery.
+type TransactionsConfig struct {
+	// Interval between commits (default 100ms): records become visible to
+	// read_committed consumers at a commit, so it adds up to this much
+	// latency; shorter costs more commits.
+	Interval time.Duration `yaml:"interval"`
+	// MaxRecords commits earlier once a transaction holds this many
+	// records (default 100000).
+	MaxRecords int `yaml:"max_records"`
+	// Timeout is Kafka's transaction.timeout.ms (default 5m). One MySQL
+	// transaction is one Kafka transaction: it must stream within this.
+	// At most the brokers' transaction.max.timeout.ms (15m by default).
+	Timeout time.Duration `yaml:"timeout"`
+	// IDPrefix starts each shard's transactional.id,
+	// <id_prefix>.<positions topic>.<shard> (default tidemark). Every
+	// process writing a shard uses the same id: a second one fences the
+	// first.
+	IDPrefix string `yaml:"id_prefix"`
+}
+
+// Delivery modes (kafka.delivery).
+const (
+	DeliveryExactlyOnce = "exactly_once"
+	DeliveryAtLeastOnce = "at_least_once"
+	defaultTxnInterval  = 100 * time.Millisecond
+	defaultTxnIDPrefix  = "tidemark"
+)
+
+// TransactionalID is a shard's Kafka transactional.id ("" at least once).
+func (k KafkaConfig) TransactionalID(shard string) string {
+	if k.Delivery != DeliveryExactlyOnce || k.Sink == "discard" {
+		return ""
+	}
+	return k.Transactions.IDPrefix + "." + k.PositionsTopic + "." + shard
 }
 
 // TLSConfig enables TLS to a server. Files are PEM.
@@ -399,6 +442,15 @@ func (c *Config) applyDefaults() {
 	if c.Kafka.Sink == "" {
 		c.Kafka.Sink = "kafka"
 	}
+	if c.Kafka.Delivery == "" {
+		c.Kafka.Delivery = DeliveryExactlyOnce
+	}
+	if c.Kafka.Transactions.Interval == 0 {
+		c.Kafka.Transactions.Interval = defaultTxnInterval
+	}
+	if c.Kafka.Transactions.IDPrefix == "" {
+		c.Kafka.Transactions.IDPrefix = defaultTxnIDPrefix
+	}
 	if c.Registry.Timeout == 0 {
 		c.Registry.Timeout = 30 * time.Second
 	}
@@ -499,6 +551,18 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 	validateLargeRecords(add, getenv, c.LargeRecords)
 	if c.Kafka.Sink != "kafka" && c.Kafka.Sink != "discard" {
 		add("kafka.sink", "want kafka or discard, got %q", c.Kafka.Sink)
+	}
+	if c.Kafka.Delivery != DeliveryExactlyOnce && c.Kafka.Delivery != DeliveryAtLeastOnce {
+		add("kafka.delivery", "want exactly_once or at_least_once, got %q", c.Kafka.Delivery)
+	}
+	if t := c.Kafka.Transactions; t.Interval < time.Millisecond || t.Interval > time.Minute {
+		add("kafka.transactions.interval", "want between 1ms and 1m, got %s", t.Interval)
+	}
+	if t := c.Kafka.Transactions; t.Timeout != 0 && (t.Timeout < 10*t.Interval || t.Timeout > time.Hour) {
+		add("kafka.transactions.timeout", "want at least ten intervals (%s) and at most 1h (and the brokers' transaction.max.timeout.ms, 15m by default), got %s", 10*t.Interval, t.Timeout)
+	}
+	if c.Kafka.Transactions.MaxRecords < 0 {
+		add("kafka.transactions.max_records", "must be positive, got %d", c.Kafka.Transactions.MaxRecords)
 	}
 	if len(c.Kafka.Brokers) == 0 {
 		add("kafka.brokers", "required: at least one host:port")

@@ -84,6 +84,7 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"short secret", "limits:\n", "large_records:\n  secret_env: TEST_PW\nlimits:\n"},
 		{"gc without store", "limits:\n", "large_records:\n  gc:\n    interval: 6h\nlimits:\n"},
 		{"gc interval", "limits:\n", "large_records:\n  gc:\n    interval: six hours\nlimits:\n"},
+		{"delivery", "  brokers: [127.0.0.1:19092]\n", "  brokers: [127.0.0.1:19092]\n  delivery: exactly-once\n"},
 	}
 	wants := map[string]string{
 		"unknown key":        `t.yaml:28: shards[1].sever_port: unknown key "sever_port"`,
@@ -97,6 +98,7 @@ func TestLoadConfigErrorsNameFileLineAndKey(t *testing.T) {
 		"short secret":       `t.yaml:32: large_records.secret_env: the secret in TEST_PW is shorter than 16 characters`,
 		"gc without store":   `t.yaml:33: large_records.gc.interval: needs large_records.store`,
 		"gc interval":        `t.yaml:33: large_records.gc.interval: wrong type: "six hours"`,
+		"delivery":           `t.yaml:5: kafka.delivery: want exactly_once or at_least_once, got "exactly-once"`,
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

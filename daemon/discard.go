@@ -33,6 +33,10 @@ func (d *discardWriter) RecordLimit(context.Context, string) (int, error) {
 func (d *discardWriter) OtherShards(ctx context.Context) ([]string, error) {
 	return d.inner.OtherShards(ctx)
 }
+func (d *discardWriter) WritePartial(ctx context.Context, recs []router.Record, pos change.Position) error {
+	return d.Write(ctx, recs, pos)
+}
+
 func (d *discardWriter) Write(ctx context.Context, recs []router.Record, pos change.Position) error {
 	d.discarded.Add(float64(len(recs)))
 	return d.inner.Write(ctx, nil, pos)

@@ -196,6 +196,8 @@ func Classify(err error) Class {
 	// Kafka.
 	case errors.Is(err, router.ErrFenced):
 		return Class{"fenced", Terminal}
+	case errors.Is(err, router.ErrTransactionTimeout):
+		return Class{"kafka_transaction_timeout", Bounded}
 	case errors.Is(err, router.ErrInvalidConfig), errors.Is(err, router.ErrPositionsNotCompacted):
 		return Class{"config", Terminal}
 	case errors.Is(err, router.ErrInvalidPosition), errors.Is(err, binlog.ErrSinkFailed):

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +68,8 @@ type recordWriter interface {
 	// RecordLimit is the largest record the topic takes (the claim-check's threshold).
 	RecordLimit(ctx context.Context, topic string) (int, error)
 	Write(ctx context.Context, recs []router.Record, pos change.Position) error
+	// WritePartial writes records that end inside a MySQL transaction.
+	WritePartial(ctx context.Context, recs []router.Record, pos change.Position) error
 	OtherShards(ctx context.Context) ([]string, error)
 	Close()
 }
@@ -129,6 +133,8 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			Partitions: cfg.Topics.Partitions, ReplicationFactor: rf, TopicConfig: cfg.Topics.Config,
 			PositionsTopic: cfg.Kafka.PositionsTopic, MaxInFlightBytes: cfg.Limits.InFlightBytes.Bytes(),
 			Linger: cfg.Kafka.Linger, Compression: cfg.Kafka.Compression,
+			TransactionalID: cfg.Kafka.TransactionalID(sc.Name), TransactionTimeout: cfg.Kafka.Transactions.Timeout,
+			TransactionMaxRecords: cfg.Kafka.Transactions.MaxRecords,
 		},
 		serdeOpts: serde.Options{
 			BigIntUnsignedLong: cfg.Encoding.BigintUnsigned == "long", NoTombstones: !*cfg.Encoding.Tombstones,
@@ -137,6 +143,9 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 			DebeziumLatin1: cfg.Encoding.Latin1 == "debezium", DebeziumStringDefaults: cfg.Encoding.StringDefaults == "debezium",
 			ContextHeaders: cfg.Encoding.ContextHeaders,
 		},
+	}
+	if p.routerCfg.TransactionalID != "" {
+		p.routerCfg.CommitInterval = cfg.Kafka.Transactions.Interval
 	}
 	if p.discard {
 		// Positions of a discarding run describe records that were never
@@ -449,6 +458,7 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		topics  = map[string]bool{}
 		queued  = p.metrics.queueBytes.WithLabelValues(p.shard)
 		at      = start        // the stream position of the last event taken
+		atEnd   = true         // ... and whether it ends a transaction (a Kafka transaction may end there)
 		written = m.Progress() // the snapshot progress of the last position written
 	)
 	// add encodes one event's records onto recs.
@@ -469,6 +479,8 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 			return inStage(stageEncode, fmt.Errorf("encode %s event of %s.%s at %s: %w", ev.Op, ev.Source.Database, ev.Source.Table, ev.Position, err))
 		}
 		for i := range msgs {
+			hs := msgs[i].Headers
+			msgs[i].Headers = append(hs[:len(hs):len(hs)], serde.Header{Key: serde.HeaderEventID, Value: eventID(ev, i, &msgs[i])})
 			if err := p.claim(ctx, claims, topic, ev, i, &msgs[i]); err != nil {
 				return err
 			}
@@ -499,7 +511,7 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		var rows int
 		for i := range batch {
 			ev := &batch[i]
-			at = ev.Position
+			at, atEnd = ev.Position, ev.TxEnd || ev.Op == change.OpCheckpoint
 			if ev.Op == change.OpCheckpoint {
 				continue
 			}
@@ -536,7 +548,11 @@ func (p *pipeline) encode(ctx context.Context, q *eventQueue, enc *serde.Encoder
 		}
 		pos := at
 		pos.Snapshot, written = progress, progress
-		if err := w.Write(ctx, recs, pos); err != nil {
+		write := w.Write
+		if !atEnd {
+			write = w.WritePartial
+		}
+		if err := write(ctx, recs, pos); err != nil {
 			return inStage(stageKafka, err)
 		}
 		clear(batch) // drop row references while waiting for the next batch
@@ -587,6 +603,40 @@ func (p *pipeline) findMoves(ctx context.Context, batch []change.Event) (map[int
 		}
 	}
 	return out, nil
+}
+
+// eventID is the tidemark.id header of the part-th record of ev
+// (docs/wire-format.md): shard/event/row/part, the same when a restart
+// writes the record again, so a consumer that cannot read transactionally
+// can drop duplicates by it. event is the transaction's GTID (or the
+// event's binlog file:pos) and row the event's place in the transaction;
+// a snapshot row, which a restart may read again changed, is named by its
+// bytes instead: "snapshot-" and a hash of its key and value, row 0.
+func eventID(ev *change.Event, part int, m *serde.Message) []byte {
+	b := make([]byte, 0, 96)
+	b = append(b, ev.Source.Shard...)
+	b = append(b, '/')
+	row := ev.Source.TxSeq
+	switch {
+	case ev.Source.Snapshot != "":
+		h := sha256.New()
+		h.Write(m.Key)
+		h.Write([]byte{0})
+		h.Write(m.Value)
+		b = append(b, "snapshot-"...)
+		b = hex.AppendEncode(b, h.Sum(nil)[:12])
+		row = 0
+	case ev.Source.GTID != "":
+		b = append(b, ev.Source.GTID...)
+	default:
+		b = append(b, ev.Source.File...)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, ev.Source.Pos, 10)
+	}
+	b = append(b, '/')
+	b = strconv.AppendInt(b, row, 10)
+	b = append(b, '/')
+	return strconv.AppendInt(b, int64(part), 10)
 }
 
 func toRouterHeaders(hs []serde.Header) []router.Header {

@@ -200,7 +200,9 @@ func actionFor(class string) string {
 	case "internal":
 		return "a bug: report it with the log (it has the stack), then restart"
 	case "fenced":
-		return "another tidemark process writes this shard; stop one of them"
+		return "another tidemark process writes this shard now (same transactional id); stop one of them. This one wrote nothing after the other took over"
+	case "kafka_transaction_timeout":
+		return "a MySQL transaction took longer to stream than kafka.transactions.timeout: raise it (at most the brokers' transaction.max.timeout.ms), then restart"
 	case "unknown":
 		return "see the error; restart once the cause is fixed"
 	}

@@ -321,18 +321,23 @@ func (r kafkaRecord) serde(topic string) *serde.KafkaRecord {
 	return kr
 }
 
-// readTopic reads a topic from the start to its current end offsets.
+// readTopic reads a topic from the start to its current last stable
+// offsets, as a read_committed consumer: the records of committed
+// transactions (and non-transactional ones), never those of aborted or
+// open transactions.
 func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.s.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords()) // the markers reach the end offset too
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	offs, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
 	}
@@ -353,6 +358,12 @@ func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 			if !ok || r.Offset >= end {
 				return
 			}
+			if r.Offset >= end-1 {
+				delete(ends, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
 			kr := kafkaRecord{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 			for _, h := range r.Headers {
 				if kr.Headers == nil {
@@ -361,9 +372,6 @@ func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 				kr.Headers[h.Key] = h.Value
 			}
 			out = append(out, kr)
-			if r.Offset >= end-1 {
-				delete(ends, r.Partition)
-			}
 		})
 	}
 	return out

@@ -490,11 +490,19 @@ func TestRouterThroughput(t *testing.T) {
 	for _, c := range []struct {
 		compression string
 		perWrite    int
-	}{{"lz4", 100}, {"zstd", 100}, {"lz4", 1}} {
-		t.Run(fmt.Sprintf("%s/%d-per-write", c.compression, c.perWrite), func(t *testing.T) {
+		exactlyOnce bool
+	}{{"lz4", 100, false}, {"zstd", 100, false}, {"lz4", 1, false}, {"lz4", 100, true}} {
+		name := fmt.Sprintf("%s/%d-per-write", c.compression, c.perWrite)
+		if c.exactlyOnce {
+			name += "/exactly-once"
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newRouterEnv(t)
 			e.cfg.Partitions = 12
 			e.cfg.Compression = c.compression
+			if c.exactlyOnce { // as the daemon runs it: transactions every 100ms
+				e.cfg.TransactionalID, e.cfg.CommitInterval = uniqueName("tidemark.throughput"), 100*time.Millisecond
+			}
 			measureThroughput(t, e, c.perWrite)
 		})
 	}
@@ -534,6 +542,7 @@ func measureThroughput(t *testing.T, e *routerEnv, perWrite int) {
 	t.Logf("%d records of %d bytes in %s: %.0f records/s, %.1f MB/s; process CPU %s (%.2f cores, %.1f µs/record, test's record building included)",
 		total, size, elapsed.Round(time.Millisecond), total/elapsed.Seconds(), total*size/elapsed.Seconds()/1e6,
 		cpu.Round(time.Millisecond), cpu.Seconds()/elapsed.Seconds(), float64(cpu.Microseconds())/total)
+	e.cfg.TransactionalID = "" // reading the position must not fence anyone
 	if p, ok := e.loadPosition(t, "throughput1"); !ok || posNumber(t, p) != total/perWrite {
 		t.Fatalf("stored position %s, want %s", p, pos(total/perWrite))
 	}

@@ -63,6 +63,10 @@ func (w *Writer) connect(ctx context.Context) (*conn, error) {
 		}
 		return nil, &UnreachableError{Brokers: w.cfg.Brokers, Timeout: w.cfg.ConnectTimeout, Err: err}
 	}
+	if err := w.fence(pctx, cl); err != nil { // exactly once: before anything reads the position
+		cl.Close()
+		return nil, err
+	}
 	w.conn = &conn{cl: cl, adm: kadm.NewClient(cl), sink: cl}
 	return w.conn, nil
 }
@@ -114,7 +118,7 @@ func ClientOptions(cfg Config, log *slog.Logger) []kgo.Opt {
 // topics); kgo's own buffer limits are set above the Writer's byte budget so
 // that Produce never blocks (the budget is the one bound).
 func (w *Writer) producerOpts() []kgo.Opt {
-	return append(w.commonOpts(),
+	return append(append(w.commonOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(partitioner),
 		kgo.ProducerLinger(w.cfg.Linger),
@@ -122,7 +126,7 @@ func (w *Writer) producerOpts() []kgo.Opt {
 		kgo.ProducerBatchCompression(compressionCodec(w.cfg.Compression)),
 		kgo.RecordDeliveryTimeout(w.cfg.DeliveryTimeout),
 		kgo.MaxBufferedRecords(int(min(w.cfg.MaxInFlightBytes/recordOverhead+1024, math.MaxInt32))),
-	)
+	), w.txnOpts()...)
 }
 
 func compressionCodec(name string) kgo.CompressionCodec {

@@ -31,6 +31,12 @@ const (
 	DefaultDeliveryTimeout = 2 * time.Minute // Kafka's delivery.timeout.ms
 	DefaultDrainTimeout    = 15 * time.Second
 	DefaultConnectTimeout  = 15 * time.Second
+	// DefaultTransactionTimeout is the broker-side limit of one Kafka
+	// transaction (transaction.timeout.ms): under the brokers' default
+	// transaction.max.timeout.ms (15 minutes), far over a commit interval,
+	// and the bound on how long one MySQL transaction may take to stream.
+	DefaultTransactionTimeout    = 5 * time.Minute
+	DefaultTransactionMaxRecords = 100_000
 )
 
 // Compression codecs accepted in Config.Compression.
@@ -89,6 +95,20 @@ type Config struct {
 	// OnCommit, when set, is called with each position once Kafka has
 	// stored it (from Run's goroutine; it must not block).
 	OnCommit func(change.Position)
+
+	// TransactionalID, when set, makes delivery exactly once (txn.go): the
+	// records and the position are written in Kafka transactions under
+	// this id, one per shard and stable across restarts, committed every
+	// CommitInterval (or TransactionMaxRecords) at a MySQL transaction
+	// boundary. A newer Writer with the same id fences this one
+	// (ErrFenced). Empty: at least once.
+	TransactionalID string
+	// TransactionTimeout is Kafka's transaction.timeout.ms: a MySQL
+	// transaction must stream within it (it is one Kafka transaction).
+	TransactionTimeout time.Duration
+	// TransactionMaxRecords commits early, at the next boundary, once a
+	// transaction holds this many records.
+	TransactionMaxRecords int
 }
 
 // SASL holds credentials. Its String, GoString and LogValue methods redact
@@ -153,6 +173,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if c.TransactionMaxRecords == 0 {
+		c.TransactionMaxRecords = DefaultTransactionMaxRecords
 	}
 	if c.SASL != nil {
 		s := *c.SASL
@@ -220,6 +246,17 @@ func (c Config) Validate() error {
 	if c.ConnectTimeout < 0 {
 		bad("connect timeout: %s is negative", c.ConnectTimeout)
 	}
+	if c.TransactionalID != "" {
+		if c.TransactionTimeout < time.Second || c.TransactionTimeout > time.Hour {
+			bad("transaction timeout: %s, want between 1s and 1h (and at most the brokers' transaction.max.timeout.ms, 15m by default)", c.TransactionTimeout)
+		}
+		if c.TransactionTimeout <= 2*c.CommitInterval {
+			bad("transaction timeout %s must exceed two commit intervals (%s)", c.TransactionTimeout, c.CommitInterval)
+		}
+		if c.TransactionMaxRecords < 1 {
+			bad("transaction max records: %d, want at least 1", c.TransactionMaxRecords)
+		}
+	}
 	if s := c.SASL; s != nil {
 		if !slices.Contains(saslMechanisms, s.Mechanism) {
 			bad("sasl: mechanism %q, want one of %s", s.Mechanism, strings.Join(saslMechanisms, ", "))
@@ -244,9 +281,9 @@ func (c Config) String() string {
 		sasl = c.SASL.Mechanism + " user=" + c.SASL.User + " password=" + redacted
 	}
 	return fmt.Sprintf("brokers=%v client_id=%s tls=%t sasl=%s partitions=%d replication_factor=%d "+
-		"positions_topic=%s max_in_flight_bytes=%d linger=%s batch_max_bytes=%d compression=%s",
+		"positions_topic=%s max_in_flight_bytes=%d linger=%s batch_max_bytes=%d compression=%s transactional_id=%q",
 		c.Brokers, c.ClientID, c.TLS != nil, sasl, c.Partitions, c.ReplicationFactor,
-		c.PositionsTopic, c.MaxInFlightBytes, c.Linger, c.BatchMaxBytes, c.Compression)
+		c.PositionsTopic, c.MaxInFlightBytes, c.Linger, c.BatchMaxBytes, c.Compression, c.TransactionalID)
 }
 
 // GoString keeps %#v from printing the password.

@@ -26,10 +26,14 @@
 //     on shutdown, not per record.
 //   - The first record the client gives up on stops the Writer with a
 //     *ProduceError naming topic, partition and cause; no later position is
-//     stored, so a restart replays from the last stored position. Delivery is
-//     at least once: a restart may write again records that were acknowledged
-//     after the last stored position. (Exactly once, with transactions and
-//     ErrFenced, comes later.)
+//     stored, so a restart replays from the last stored position. Without a
+//     TransactionalID delivery is at least once: a restart may write again
+//     records that were acknowledged after the last stored position.
+//   - With Config.TransactionalID delivery is exactly once (txn.go): records
+//     and positions go in Kafka transactions that end only at MySQL
+//     transaction boundaries (Write, not WritePartial); read_committed
+//     consumers never see an aborted one's records; a newer writer of the
+//     shard fences this one (ErrFenced).
 //   - Memory is bounded in bytes (MaxInFlightBytes), not in records.
 //
 // # Shutdown
@@ -42,7 +46,7 @@
 // # Files
 //
 // namer.go (topic names), partition.go (murmur2, partitioner), config.go,
-// errors.go (sentinels and typed errors), writer.go (Write, Run,
+// errors.go (sentinels and typed errors), txn.go (exactly once), writer.go (Write, Run,
 // acknowledgements), tracker.go (which position is committable), budget.go
 // (the byte bound), positions.go (commit, LoadPosition), topics.go
 // (EnsureTopic), client.go (franz-go options), metrics.go.

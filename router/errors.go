@@ -15,9 +15,9 @@ var (
 	// longer committed.
 	ErrClosed = errors.New("router: writer closed")
 
-	// ErrFenced means another writer owns this shard now. It is a
-	// placeholder: it is returned once the transactional producer (exactly
-	// once) lands, when the broker fences this writer's epoch.
+	// ErrFenced means another writer owns this shard now: a Writer with the
+	// same TransactionalID initialised its producer id after this one, and
+	// the broker refuses this one's transactions (txn.go).
 	ErrFenced = errors.New("router: fenced by a newer writer of the same shard")
 
 	// ErrKeylessCompacted is returned by Write for a record without a key

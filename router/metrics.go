@@ -16,6 +16,8 @@ type Metrics struct {
 	inFlight   *prometheus.GaugeVec
 	commits    *prometheus.CounterVec
 	lastCommit *prometheus.GaugeVec
+	txns       *prometheus.CounterVec
+	txnSeconds *prometheus.HistogramVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -57,6 +59,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Unix time of the last stored position. Alert when time() minus this exceeds a few " +
 				"minutes while the shard has traffic: its position is not advancing.",
 		}, []string{"shard"}),
+		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidemark_router_transactions_total",
+			Help: "Kafka transactions ended (exactly-once delivery), by result: committed, or aborted " +
+				"(a failure or a shutdown inside a MySQL transaction; its rows are written again after the restart, " +
+				"invisible to read_committed consumers). Alert on a rising aborted rate.",
+		}, []string{"shard", "result"}),
+		txnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tidemark_router_transaction_commit_seconds",
+			Help:    "Time to commit one Kafka transaction (flush, position record, EndTxn); writes wait meanwhile.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"shard"}),
 	}
 	if reg != nil {
 		m.records = register(reg, m.records)
@@ -66,6 +79,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.inFlight = register(reg, m.inFlight)
 		m.commits = register(reg, m.commits)
 		m.lastCommit = register(reg, m.lastCommit)
+		m.txns = register(reg, m.txns)
+		m.txnSeconds = register(reg, m.txnSeconds)
 	}
 	return m
 }
@@ -94,6 +109,9 @@ type shardMetrics struct {
 	inFlight   prometheus.Gauge
 	commits    prometheus.Counter
 	lastCommit prometheus.Gauge
+	committed  prometheus.Counter // transactions
+	aborted    prometheus.Counter
+	txnSeconds prometheus.Observer
 }
 
 func (m *Metrics) forShard(shard string) shardMetrics {
@@ -105,5 +123,8 @@ func (m *Metrics) forShard(shard string) shardMetrics {
 		inFlight:   m.inFlight.WithLabelValues(shard),
 		commits:    m.commits.WithLabelValues(shard),
 		lastCommit: m.lastCommit.WithLabelValues(shard),
+		committed:  m.txns.WithLabelValues(shard, "committed"),
+		aborted:    m.txns.WithLabelValues(shard, "aborted"),
+		txnSeconds: m.txnSeconds.WithLabelValues(shard),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tidemark-cdc/tidemark/change"
@@ -191,12 +192,9 @@ func (w *Writer) scanPositions(ctx context.Context, partitions []int32, fn func(
 	if err != nil {
 		return fmt.Errorf("shard %s: start offsets of %s: %w", w.shard, topic, err)
 	}
-	ends, err := c.adm.ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := w.stableEnds(ctx, c, topic)
 	if err != nil {
-		return fmt.Errorf("shard %s: end offsets of %s: %w", w.shard, topic, err)
+		return err
 	}
 
 	from := make(map[int32]kgo.Offset)
@@ -243,4 +241,52 @@ func (w *Writer) scanPositions(ctx context.Context, partitions []int32, fn func(
 		})
 	}
 	return nil
+}
+
+// stableEnds returns the positions topic's end offsets once every
+// transaction open when it was called has ended. The topic is shared: with
+// exactly-once delivery other shards' transactions are open at any
+// moment, and a read_committed read stops at the first open one's offset
+// (the last stable offset), before positions this shard committed after it
+// began; resuming from such an older position would write committed
+// records again. Transactions that begin later start beyond the end taken
+// here, so the wait ends as the open ones commit: a commit interval
+// usually, at most the transaction timeout.
+func (w *Writer) stableEnds(ctx context.Context, c *conn, topic string) (kadm.ListedOffsets, error) {
+	hwm, err := c.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = hwm.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: end offsets of %s: %w", w.shard, topic, err)
+	}
+	began, warned := time.Now(), false
+	for {
+		lso, err := c.adm.ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = lso.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: last stable offsets of %s: %w", w.shard, topic, err)
+		}
+		stable := true
+		hwm.Each(func(o kadm.ListedOffset) {
+			if l, ok := lso.Lookup(topic, o.Partition); !ok || l.Offset < o.Offset {
+				stable = false
+			}
+		})
+		if stable {
+			return hwm, nil
+		}
+		if !warned && time.Since(began) > 2*time.Second {
+			w.log.Warn("waiting for other shards' open transactions on the positions topic before reading this shard's position",
+				"topic", topic, "waited", time.Since(began).Round(time.Millisecond))
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("shard %s: wait for the open transactions on %s to end: %w", w.shard, topic, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tidemark-cdc/tidemark/change"
@@ -88,6 +89,10 @@ type Writer struct {
 	err     error         // why the writer stopped; guarded by stopMu
 
 	running atomic.Bool
+	// Exactly-once (txn.go): the open transaction, guarded by writeMu, and
+	// how a boundary Write wakes Run when a commit is due.
+	txn      txnState
+	txnReady chan struct{}
 	// Owned by Run's goroutine.
 	latestSeq, committedSeq uint64
 	latest                  change.Position
@@ -113,14 +118,15 @@ func NewWriter(cfg Config, shard string, log *slog.Logger, m *Metrics) (*Writer,
 	}
 	cfg = cfg.withDefaults()
 	w := &Writer{
-		cfg:     cfg,
-		shard:   shard,
-		key:     []byte(shard),
-		log:     log.With("shard", shard),
-		m:       m.forShard(shard),
-		topics:  make(map[string]topicState),
-		budget:  budget{limit: cfg.MaxInFlightBytes},
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		shard:    shard,
+		key:      []byte(shard),
+		log:      log.With("shard", shard),
+		m:        m.forShard(shard),
+		topics:   make(map[string]topicState),
+		budget:   budget{limit: cfg.MaxInFlightBytes},
+		stopped:  make(chan struct{}),
+		txnReady: make(chan struct{}, 1),
 	}
 	w.tags.New = func() any { return new(ackTag) }
 	w.ackFn = w.onAck
@@ -143,6 +149,19 @@ func NewWriter(cfg Config, shard string, log *slog.Logger, m *Metrics) (*Writer,
 // until the records are acknowledged: the caller must not modify them. The
 // recs slice itself may be reused as soon as Write returns.
 func (w *Writer) Write(ctx context.Context, recs []Record, pos change.Position) error {
+	return w.write(ctx, recs, pos, true)
+}
+
+// WritePartial is Write for records that end inside a MySQL transaction
+// (pos is then the position before it). With exactly-once delivery the
+// Kafka transaction is not committed after them: a commit waits for the
+// transaction's last records, written with Write. At least once, it is
+// Write.
+func (w *Writer) WritePartial(ctx context.Context, recs []Record, pos change.Position) error {
+	return w.write(ctx, recs, pos, false)
+}
+
+func (w *Writer) write(ctx context.Context, recs []Record, pos change.Position, boundary bool) error {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	if err := w.stopErr(); err != nil {
@@ -152,6 +171,21 @@ func (w *Writer) Write(ctx context.Context, recs []Record, pos change.Position) 
 		return fmt.Errorf("shard %s: write %d records at %s: %w", w.shard, len(recs), pos, err)
 	}
 	if len(recs) == 0 {
+		if w.transactional() {
+			if w.txn.open || boundary { // a checkpoint: its position commits with the next transaction
+				if !w.txn.open {
+					c, err := w.connect(ctx)
+					if err != nil {
+						return err
+					}
+					if err := w.beginTxn(c); err != nil {
+						return err
+					}
+				}
+				w.noteTxnWrite(0, pos, boundary)
+			}
+			return nil
+		}
 		w.tracker.add(0, pos)
 		return nil
 	}
@@ -189,7 +223,16 @@ func (w *Writer) Write(ctx context.Context, recs []Record, pos change.Position) 
 		return fmt.Errorf("shard %s: write %d records at %s: %w", w.shard, len(recs), pos, err)
 	}
 
-	b := w.tracker.add(len(recs), pos)
+	var b *batch // at least once: the tracker's; exactly once: the transaction's
+	if w.transactional() {
+		if err := w.beginTxn(c); err != nil {
+			w.budget.release(size)
+			return err
+		}
+		w.noteTxnWrite(len(recs), pos, boundary)
+	} else {
+		b = w.tracker.add(len(recs), pos)
+	}
 	for i := range recs {
 		r := &recs[i]
 		t := w.tags.Get().(*ackTag)
@@ -241,10 +284,16 @@ func (w *Writer) onAck(r *kgo.Record, err error) {
 	}()
 	t := r.Context.(*ackTag)
 	if err != nil {
-		if !errors.Is(err, kgo.ErrClientClosed) { // Close fails what is buffered: not a delivery error
+		// Close fails what is buffered, an abort what is in the
+		// transaction: neither is a delivery error.
+		if !errors.Is(err, kgo.ErrClientClosed) && !errors.Is(err, kgo.ErrAborting) {
 			w.m.errors.Inc()
 		}
-		w.stop(&ProduceError{Shard: w.shard, Topic: r.Topic, Partition: r.Partition, Err: err})
+		var perr error = &ProduceError{Shard: w.shard, Topic: r.Topic, Partition: r.Partition, Err: err}
+		if w.transactional() && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)) {
+			perr = w.txnError("produce", perr)
+		}
+		w.stop(perr)
 		// t.batch stays pending forever: no later position is committable.
 	} else {
 		w.m.records.Inc()
@@ -252,7 +301,9 @@ func (w *Writer) onAck(r *kgo.Record, err error) {
 		if t.commitMicros > 0 {
 			w.m.latency.Observe(float64(time.Now().UnixMicro()-t.commitMicros) / 1e6)
 		}
-		t.batch.pending.Add(-1)
+		if t.batch != nil {
+			t.batch.pending.Add(-1)
+		}
 	}
 	w.budget.release(t.size + recordOverhead)
 
@@ -289,6 +340,10 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(w.cfg.CommitInterval)
 	defer tick.Stop()
+	commit := w.commit
+	if w.transactional() {
+		commit = w.commitTxn
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -296,10 +351,11 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-w.stopped:
 			return w.drain(ctx, c, w.stopErr())
 		case <-tick.C:
-			if err := w.commit(ctx, c); err != nil && ctx.Err() == nil {
-				w.stop(err)
-				return w.drain(ctx, c, err)
-			}
+		case <-w.txnReady:
+		}
+		if err := commit(ctx, c); err != nil && ctx.Err() == nil {
+			w.stop(err)
+			return w.drain(ctx, c, err)
 		}
 	}
 }
@@ -310,6 +366,9 @@ func (w *Writer) Run(ctx context.Context) error {
 func (w *Writer) drain(ctx context.Context, c *conn, cause error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.DrainTimeout)
 	defer cancel()
+	if w.transactional() {
+		return w.drainTxn(dctx, c, cause)
+	}
 	flushErr := c.sink.Flush(dctx)
 	// Run may have been cancelled before it ensured the positions topic.
 	_, commitErr := w.ensurePositionsTopic(dctx)

@@ -19,6 +19,11 @@ import (
 // Avro of Tidemark's own schemas, so a consumer without this serde decodes
 // a record of another type instead of crashing.
 
+// HeaderEventID is Tidemark's record id, shard/event/row/part
+// (docs/wire-format.md, "Headers"): deterministic, so the same change
+// written twice (a restart, at least once) carries the same id.
+const HeaderEventID = "tidemark.id"
+
 // Claim-check headers.
 const (
 	HeaderClaimCheck       = "tidemark.claimcheck" // "compressed" or "offloaded"

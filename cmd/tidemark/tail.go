@@ -109,17 +109,24 @@ func tail(ctx context.Context, cmd *cobra.Command, clientOpts []kgo.Opt, dec *se
 	if fromEnd {
 		start, follow = kgo.NewOffset().AtEnd(), true
 	}
-	cl, err := kgo.NewClient(append(clientOpts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))...)
+	// read_committed: what a consumer of exactly-once delivery sees (the
+	// records of aborted transactions never show).
+	// Control records (transaction markers) are kept, and skipped below,
+	// so that the end offsets are reached even when a partition ends with
+	// one.
+	cl, err := kgo.NewClient(append(clientOpts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
 
-	// Without --follow, stop at the end offsets seen now.
+	// Without --follow, stop at the last stable offsets seen now (the end
+	// of what read_committed shows: an open transaction's records wait).
 	var ends map[int32]int64
 	if !follow {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		offs, err := kadm.NewClient(cl).ListEndOffsets(lctx, topic)
+		offs, err := kadm.NewClient(cl).ListCommittedOffsets(lctx, topic)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("list end offsets of %s: %w", topic, err)
@@ -163,6 +170,12 @@ func tail(ctx context.Context, cmd *cobra.Command, clientOpts []kgo.Opt, dec *se
 				return
 			}
 			if ends != nil && r.Offset >= ends[r.Partition] {
+				return
+			}
+			if r.Attrs.IsControl() {
+				if ends != nil && r.Offset >= ends[r.Partition]-1 {
+					delete(ends, r.Partition)
+				}
 				return
 			}
 			kr := &serde.KafkaRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
