@@ -25,6 +25,8 @@ type results struct {
 	// own targets.
 	Snapshot        *snapshotResults `json:"snapshot,omitempty"`
 	SnapshotTargets []target         `json:"snapshot_targets,omitempty"`
+	// Large is the large-record scenario (issue 10): Tidemark only.
+	Large *largeResults `json:"large,omitempty"`
 	// Skipped says, per connector or scenario, why it was not measured.
 	Skipped []string `json:"skipped,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
