@@ -57,6 +57,7 @@ type flags struct {
 	snapshotProfile       int
 	rates                 string
 	json                  string
+	report                string
 }
 
 func main() {
@@ -86,7 +87,15 @@ func main() {
 	flag.IntVar(&f.writers, "writers", 0, "override the plan's live writer connections")
 	flag.StringVar(&f.rates, "rates", "", "override the plan's live rates (comma-separated rows/s)")
 	flag.StringVar(&f.json, "json", "", "override whether Debezium's JSON variant runs (true/false)")
+	flag.StringVar(&f.report, "report", "", "measure nothing: print the report of this results.json and render it into -out's benchmarks.md (after a template change)")
 	flag.Parse()
+	if f.report != "" {
+		if err := rerender(f.report, f.out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

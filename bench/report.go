@@ -315,6 +315,9 @@ func largeTableRows(r *results) (header []string, rows [][]string) {
 			notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
 		}
 		notes = append(notes, fmt.Sprintf("last record %.1fs after the last write", x.CatchUpSeconds))
+		if s := x.Store; s != nil && x.Seconds > 0 {
+			notes = append(notes, fmt.Sprintf("store time (count × mean) %.0f s, %.0f%% of seconds", float64(s.Count)*s.MeanMS/1000, float64(s.Count)*s.MeanMS/10/x.Seconds))
+		}
 		notes = append(notes, x.Notes...)
 		row = append(row, strings.Join(notes, "; "))
 		rows = append(rows, row)
@@ -335,9 +338,9 @@ func largeVerifyLines(r *results) []string {
 		}
 		out = append(out, fmt.Sprintf("%s: %d of %d ids read back exactly once (%d missing, %d duplicated, %d unexpected); "+
 			"%d bodies decoded and equal to MariaDB's SHA2(body, 256) and length, %d of them offloaded (fetched, decrypted, inflated); "+
-			"headers: %d inline, %d compressed, %d offloaded; largest record in Kafka %d bytes; %d objects (%s) in the bucket",
+			"headers: %d inline, %d compressed, %d offloaded; largest record in Kafka %d bytes; %d objects (%.0f MiB) in the bucket",
 			x.Connector, v.Audit.Owed-v.Audit.Missing, v.Audit.Owed, v.Audit.Missing, v.Audit.Duplicates, v.Audit.Unexpected,
-			v.Checked, v.CheckedOffloaded, v.Forms["inline"], v.Forms["compressed"], v.Forms["offloaded"], v.MaxRecordBytes, v.Objects, mibStr(v.ObjectBytes)))
+			v.Checked, v.CheckedOffloaded, v.Forms["inline"], v.Forms["compressed"], v.Forms["offloaded"], v.MaxRecordBytes, v.Objects, float64(v.ObjectBytes)/mib))
 	}
 	return out
 }
