@@ -83,13 +83,14 @@ func fullPlan() plan {
 		SnapshotRows: 2_000_000, SnapshotTimeout: 900,
 		OLTPRate: 200, OLTPConns: 4, OLTPRows: 20_000, OLTPBaselineSeconds: 20,
 		DebeziumChunk: 1024, DebeziumTunedChunk: 8192,
-		// Large records: 5000 rows with 100 of 2-40 MiB are ~2 GiB of
-		// bodies. MariaDB takes them at ~20 MiB/s on this machine (its
-		// InnoDB and binlog writes, 4 connections), which sets the pace:
-		// ~2 minutes, plus ~1 for the 30 rows of 40 MiB and the read-backs,
-		// so the scenario stays within ~4 minutes (and ~8 GiB of disk:
-		// table, binlog, objects) while 100 offloaded rows still give the
-		// store latency's p99 more than one sample above it.
+		// Large records: 5000 rows with 100 of 2-40 MiB are 2.1 GiB of
+		// bodies, plus 30 rows of 40 MiB (1.2 GiB). The -quick run went at
+		// 18-21 MiB/s on this machine (MariaDB's InnoDB and binlog writes
+		// and the emulator's serial store writes set the pace), so ~3.5
+		// minutes for the scenario with its read-backs; under other load
+		// (load average 6-10) the full one took 5 min at 13 MiB/s. Fewer
+		// rows would leave the store latency's p99 a single sample; more
+		// would pass ~8 GiB of disk (table, binlog, objects) per run.
 		LargeRows: 5000, LargeSharePercent: 2, LargeSmallBytes: 1 << 10, LargeMinBytes: 2 << 20, LargeMaxBytes: 40 << 20,
 		LargeMaxRows: 30, LargeTxnRows: 10, LargeConns: 4, LargeVerifySample: 10, LargeTimeout: 420,
 	}
