@@ -42,8 +42,9 @@ soak: stack-up
 demo: build stack-up
 	eval "$$($(STACK) env)" && ./scripts/demo
 
-# Tidemark against Debezium on the local stack (issue 4): ~11-15 min, rewrites
-# docs/benchmarks.md; QUICK=1 for the ~2-minute run. Output in bench/out/.
+# Tidemark against Debezium on the local stack (issue 4): ~11-15 min, plus ~4-5 for
+# Tidemark's claim-check with rows of up to 40 MiB (issue 10; -only large); rewrites
+# docs/benchmarks.md; QUICK=1 for the ~2-minute run (+1 for large). Output in bench/out/.
 bench:
 	bench/run $(if $(QUICK),-quick)
 

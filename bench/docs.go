@@ -26,6 +26,10 @@ func renderMarkdown(r *results) ([]byte, error) {
 		"loads":           func() string { return loadLines(r) },
 		"snapshotTable":   func() string { return markdownSnapshotTable(r) },
 		"snapshotTargets": func() string { return markdownTargetList(r.SnapshotTargets) },
+		"largeTable":      func() string { return markdownLargeTable(r) },
+		"largeVerify":     func() string { return markdownLargeVerify(r) },
+		"largeCost":       func() string { return largeCostLine(r) },
+		"mib":             func(n any) string { return mibStr(toInt64(n)) },
 	}).Parse(docTemplate)
 	if err != nil {
 		return nil, err
@@ -66,10 +70,27 @@ func loadLines(r *results) string {
 				l.LoadavgBefore, l.LoadavgAfter, l.BusyPercent, l.StackCPU["shard1"], l.StackCPU["kafka"], l.StackCPU["registry"])
 		}
 	}
+	if l := r.Large; l != nil {
+		for _, m := range l.Runs {
+			ld := m.Load
+			fmt.Fprintf(&b, "| large | %s | %s → %s | %.0f%% | %.1f / %.1f / %.1f |\n", m.Connector,
+				ld.LoadavgBefore, ld.LoadavgAfter, ld.BusyPercent, ld.StackCPU["shard1"], ld.StackCPU["kafka"], ld.StackCPU["registry"])
+		}
+	}
 	if p := r.RawProduce; p != nil {
 		l := p.Load
 		fmt.Fprintf(&b, "| raw produce | ProducerPerformance | %s → %s | %.0f%% | %.1f / %.1f / %.1f |\n",
 			l.LoadavgBefore, l.LoadavgAfter, l.BusyPercent, l.StackCPU["shard1"], l.StackCPU["kafka"], l.StackCPU["registry"])
 	}
 	return b.String()
+}
+
+func toInt64(n any) int64 {
+	switch x := n.(type) {
+	case int:
+		return int64(x)
+	case int64:
+		return x
+	}
+	return 0
 }

@@ -112,10 +112,11 @@ func loadBetween(a, b cpuSample) Load {
 }
 
 // stackPIDs reads the pid files stack/stack keeps for the parts the bench
-// uses (shard1 is the shard every connector reads).
+// uses (shard1 is the shard every connector reads; gcs, the GCS emulator,
+// only the large-record scenario).
 func stackPIDs(stackDir string) map[string]int {
 	out := map[string]int{}
-	for _, part := range []string{"shard1", "kafka", "registry"} {
+	for _, part := range []string{"shard1", "kafka", "registry", "gcs"} {
 		b, err := os.ReadFile(filepath.Join(stackDir, "run", part+".pid"))
 		if err != nil {
 			continue

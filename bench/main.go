@@ -13,6 +13,9 @@
 //	snapshot  an incremental snapshot of a 2M-row table, triggered while the
 //	          connector streams: rows/s, CPU, memory, and the p99 latency of
 //	          an OLTP workload on the source during it against without
+//	large     Tidemark only, with its claim-check on the stack's GCS
+//	          emulator: 1 KiB rows with 2% of 2-40 MiB against the same rows
+//	          all of 1 KiB, and a stream of 40 MiB rows (bench/large.go)
 //
 // Output: a table on stdout, bench/out/results.json with every figure,
 // bench/out/benchmarks.md, and docs/benchmarks.md after a full run. Targets
@@ -50,9 +53,11 @@ type flags struct {
 	drainRows, bigTxnRows int64
 	liveSeconds, writers  int
 	snapshotRows          int64
+	largeRows             int64
 	snapshotProfile       int
 	rates                 string
 	json                  string
+	report                string
 }
 
 func main() {
@@ -70,18 +75,27 @@ func main() {
 	flag.StringVar(&f.tidemarkBin, "tidemark", "bin/tidemark", "the Tidemark binary (make build)")
 	flag.StringVar(&f.adminAddr, "tidemark-admin", fmt.Sprintf("127.0.0.1:%d", 18800+shift), "admin listen address given to Tidemark (default 18800, shifted with TIDEMARK_PORT_BASE)")
 	flag.IntVar(&f.restPort, "connect-rest-port", 18083+shift, "Kafka Connect's REST port (default 18083, shifted with TIDEMARK_PORT_BASE)")
-	flag.StringVar(&f.only, "only", "", "comma-separated scenario prefixes to run (drain, live, big-txn, raw, snapshot): for development; the report is then partial")
+	flag.StringVar(&f.only, "only", "", "comma-separated scenario prefixes to run (drain, live, big-txn, raw, snapshot, large): for development; the report is then partial")
 	flag.StringVar(&f.connectors, "connectors", "", "comma-separated connector prefixes to run (tidemark, debezium-avro, debezium-avro-tuned, ...; debezium-avro also matches debezium-avro-tuned): for development")
 	flag.BoolVar(&f.keep, "keep", false, "keep the bench topics and subjects after the run (for inspection)")
 	flag.Int64Var(&f.drainRows, "drain-rows", 0, "override the plan's drain rows")
 	flag.Int64Var(&f.snapshotRows, "snapshot-rows", 0, "override the plan's snapshot table rows")
+	flag.Int64Var(&f.largeRows, "large-rows", 0, "override the plan's rows of the large-record scenario's mixed variants")
 	flag.IntVar(&f.snapshotProfile, "snapshot-profile", 0, "seconds of CPU profile to take from Tidemark (admin pprof) during its unpaced snapshot, into logs/ (0: none)")
 	flag.Int64Var(&f.bigTxnRows, "big-txn-rows", 0, "override the plan's big transaction rows")
 	flag.IntVar(&f.liveSeconds, "live-seconds", 0, "override the plan's live window")
 	flag.IntVar(&f.writers, "writers", 0, "override the plan's live writer connections")
 	flag.StringVar(&f.rates, "rates", "", "override the plan's live rates (comma-separated rows/s)")
 	flag.StringVar(&f.json, "json", "", "override whether Debezium's JSON variant runs (true/false)")
+	flag.StringVar(&f.report, "report", "", "measure nothing: print the report of this results.json and render it into -out's benchmarks.md (after a template change)")
 	flag.Parse()
+	if f.report != "" {
+		if err := rerender(f.report, f.out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -137,7 +151,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	runStart := sampleCPU(stackDir)
 	b := &bench{plan: p, env: env, log: log, res: res, stackDir: stackDir, logDir: logDir,
 		debeziumLibs: f.debeziumLibs, java: f.java, registered: map[string]ledgerMark{}, unavailable: map[string]string{},
-		snapProfile: f.snapshotProfile}
+		snapProfile: f.snapshotProfile, keep: f.keep}
 
 	// Admin connections: the bulk load and the open loop use up to this many.
 	b.db, err = openShard(ctx, env.ShardAddr, env.AdminUser, env.AdminPassword, 16)
@@ -281,6 +295,9 @@ func (f flags) override(p *plan) error {
 	}
 	if f.snapshotRows > 0 {
 		p.SnapshotRows, changed = f.snapshotRows, append(changed, "snapshot-rows")
+	}
+	if f.largeRows > 0 {
+		p.LargeRows, changed = f.largeRows, append(changed, "large-rows")
 	}
 	if f.bigTxnRows > 0 {
 		p.BigTxnRows, changed = f.bigTxnRows, append(changed, "big-txn-rows")

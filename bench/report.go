@@ -131,6 +131,7 @@ func printText(out io.Writer, r *results) {
 	}
 	tw.Flush()
 	printSnapshot(out, r)
+	printLarge(out, r)
 	for _, s := range r.Skipped {
 		fmt.Fprintf(out, "skipped: %s\n", s)
 	}
@@ -280,6 +281,123 @@ func markdownTargetList(ts []target) string {
 	b.WriteString("| goal | result | figures |\n|---|---|---|\n")
 	for _, t := range ts {
 		fmt.Fprintf(&b, "| %s | **%s** | %s |\n", t.Goal, t.Result, t.Detail)
+	}
+	return b.String()
+}
+
+// largeTableRows is the large-record scenario's table (issue 10).
+func largeTableRows(r *results) (header []string, rows [][]string) {
+	header = []string{"connector", "rows (over 1 MiB)", "payload", "seconds", "write s", "events/s", "MiB/s", "CPU-s", "CPU-s/M ev", "CPU-s/GiB",
+		"peak RSS (at start)", "inline / compressed / offloaded", "store ms p50 / p99 / mean", "stack CPU-s (shard1 / kafka / registry / gcs)", "note"}
+	l := r.Large
+	if l == nil {
+		return header, nil
+	}
+	for _, x := range l.Runs {
+		row := []string{x.Connector, fmt.Sprintf("%d (%d)", x.Rows, x.LargeRows), mibStr(x.PayloadBytes)}
+		if x.Error != "" {
+			row = append(row, "", "", "", "", "", "", "", "", "", "", "", "FAILED: "+abbreviate(x.Error, 200))
+			rows = append(rows, row)
+			continue
+		}
+		row = append(row, f1(x.Seconds), f1(x.WriteSeconds), rate(x.EventsPerSecond), f1(x.MiBPerSecond), f1(x.CPUSeconds), f1(x.CPUSecondsPerMillion),
+			f1(x.CPUSecondsPerGiB), fmt.Sprintf("%s (%s)", mibStr(x.PeakRSSBytes), mibStr(x.StartRSSBytes)),
+			fmt.Sprintf("%d / %d / %d", x.Forms["inline"], x.Forms["compressed"], x.Forms["offloaded"]))
+		if s := x.Store; s != nil {
+			row = append(row, fmt.Sprintf("%.0f / %.0f / %.0f", s.P50MS, s.P99MS, s.MeanMS))
+		} else {
+			row = append(row, "")
+		}
+		ld := x.Load.StackCPU
+		row = append(row, fmt.Sprintf("%.1f / %.1f / %.1f / %.1f", ld["shard1"], ld["kafka"], ld["registry"], ld["gcs"]))
+		var notes []string
+		if x.Incomplete != "" {
+			notes = append(notes, "INCOMPLETE: "+abbreviate(x.Incomplete, 120))
+		}
+		notes = append(notes, fmt.Sprintf("last record %.1fs after the last write", x.CatchUpSeconds))
+		if s := x.Store; s != nil && x.Seconds > 0 {
+			notes = append(notes, fmt.Sprintf("store time (count × mean) %.0f s, %.0f%% of seconds", float64(s.Count)*s.MeanMS/1000, float64(s.Count)*s.MeanMS/10/x.Seconds))
+		}
+		notes = append(notes, x.Notes...)
+		row = append(row, strings.Join(notes, "; "))
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+// largeVerifyLines says, per variant, what the read-back checked.
+func largeVerifyLines(r *results) []string {
+	if r.Large == nil {
+		return nil
+	}
+	var out []string
+	for _, x := range r.Large.Runs {
+		v := x.Verify
+		if v == nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %d of %d ids read back exactly once (%d missing, %d duplicated, %d unexpected); "+
+			"%d bodies decoded and equal to MariaDB's SHA2(body, 256) and length, %d of them offloaded (fetched, decrypted, inflated); "+
+			"headers: %d inline, %d compressed, %d offloaded; largest record in Kafka %d bytes; %d objects (%.0f MiB) in the bucket",
+			x.Connector, v.Audit.Owed-v.Audit.Missing, v.Audit.Owed, v.Audit.Missing, v.Audit.Duplicates, v.Audit.Unexpected,
+			v.Checked, v.CheckedOffloaded, v.Forms["inline"], v.Forms["compressed"], v.Forms["offloaded"], v.MaxRecordBytes, v.Objects, float64(v.ObjectBytes)/mib))
+	}
+	return out
+}
+
+// largeCostLine is the claim-check's cost in one sentence.
+func largeCostLine(r *results) string {
+	if r.Large == nil || r.Large.Cost == nil {
+		return "not measured (tidemark-large and tidemark-small must both be measured and verified)"
+	}
+	c := r.Large.Cost
+	var s, l largeRun
+	for _, x := range r.Large.Runs {
+		switch x.Connector {
+		case "tidemark-small":
+			s = x
+		case "tidemark-large":
+			l = x
+		}
+	}
+	return fmt.Sprintf("events/s %.3gx (%.0f against %.0f); CPU-s per M events %.1f against %.1f (%.3gx); peak RSS %+.0f MiB (%s against %s), for %s more payload",
+		c.EventsPerSecondRatio, l.EventsPerSecond, s.EventsPerSecond, c.CPUPerMillionLarge, c.CPUPerMillionSmall, c.CPUPerMillionRatio,
+		float64(c.ExtraPeakRSSBytes)/mib, mibStr(l.PeakRSSBytes), mibStr(s.PeakRSSBytes), mibStr(c.ExtraPayloadBytes))
+}
+
+func printLarge(out io.Writer, r *results) {
+	l := r.Large
+	if l == nil {
+		return
+	}
+	fmt.Fprintf(out, "\nlarge records (Tidemark's claim-check; %d rows, %d of 2-40 MiB; %d rows of %s):\n", l.Rows, l.LargeRows, l.MaxRows, mibStr(int64(l.MaxBytes)))
+	header, rows := largeTableRows(r)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "claim-check's cost (tidemark-large against tidemark-small): %s\n", largeCostLine(r))
+	for _, v := range largeVerifyLines(r) {
+		fmt.Fprintf(out, "verified: %s\n", v)
+	}
+}
+
+// rate prints a rate under 100/s with its tenth.
+func rate(f float64) string {
+	if f < 100 {
+		return f1(f)
+	}
+	return f0(f)
+}
+
+func markdownLargeTable(r *results) string { return markdownRows(largeTableRows(r)) }
+
+func markdownLargeVerify(r *results) string {
+	var b strings.Builder
+	for _, v := range largeVerifyLines(r) {
+		b.WriteString("- " + v + "\n")
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,6 +26,8 @@ type results struct {
 	// own targets.
 	Snapshot        *snapshotResults `json:"snapshot,omitempty"`
 	SnapshotTargets []target         `json:"snapshot_targets,omitempty"`
+	// Large is the large-record scenario (issue 10): Tidemark only.
+	Large *largeResults `json:"large,omitempty"`
 	// Skipped says, per connector or scenario, why it was not measured.
 	Skipped []string `json:"skipped,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
@@ -93,4 +96,29 @@ func (r *results) write(dir string) (string, error) {
 	}
 	path := filepath.Join(dir, "results.json")
 	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// rerender prints the report of a results.json written earlier and renders
+// it into dir/benchmarks.md: a partial run's report after a template change,
+// without measuring again. It never writes docs/benchmarks.md.
+func rerender(path, dir string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	printText(os.Stdout, &r)
+	md, err := renderMarkdown(&r)
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(dir, "benchmarks.md")
+	if err := os.WriteFile(out, md, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("report:  %s\n", out)
+	return nil
 }

@@ -115,8 +115,12 @@ func (b *bench) runAll(ctx context.Context, conns []connector) error {
 		}
 	}
 
-	// Incremental snapshot (issue 9): its own tables, last.
-	return b.snapshots(ctx, conns)
+	// Incremental snapshot (issue 9): its own tables.
+	if err := b.snapshots(ctx, conns); err != nil {
+		return err
+	}
+	// Large records (issue 10): its own tables, last (it writes gigabytes).
+	return b.large(ctx, conns)
 }
 
 // alternate orders connectors Debezium, Tidemark, Debezium, Tidemark...
@@ -190,6 +194,7 @@ func (b *bench) cleanup(ctx context.Context, conns []connector) error {
 			topics = append(topics, c.topic())
 		}
 		topics = append(topics, snapshotTopics(c)...)
+		topics = append(topics, largeTopics(c)...)
 	}
 	if _, err := b.ka.deleteTopicsWithPrefix(ctx, append([]string{stateTopicPrefix, rawTopic}, topics...)...); err != nil {
 		return err

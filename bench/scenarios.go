@@ -39,6 +39,8 @@ type bench struct {
 	// snapProfile: seconds of CPU profile taken from Tidemark's pprof
 	// during its unpaced snapshot (0: none, the default: it costs CPU).
 	snapProfile int
+	// keep: leave the bench's topics, subjects, buckets and large tables.
+	keep bool
 }
 
 // baseline is where progress stands before new work: the topic's end

@@ -36,6 +36,18 @@ type tidemark struct {
 	// snap, when set, makes this the snapshot scenario's variant: it also
 	// captures the snapshot table and sets the shard's snapshot keys.
 	snap *tmSnap
+	// large, when set, makes this a large-record scenario's variant: it
+	// also captures the variant's docs table, with the claim-check on.
+	large *tmLarge
+}
+
+// tmLarge is a Tidemark variant of the large-record scenario (issue 10).
+type tmLarge struct {
+	variant   string // tidemark-small, tidemark-large, tidemark-40mb
+	table     string // the variant's docs table, captured beside the bench table
+	store     string // large_records.store: gs://bucket on the stack's emulator
+	secretEnv string // large_records.secret_env: names the variable
+	secret    string // its value: in the daemon's environment only, never in its config or a log
 }
 
 // tmSnap is a Tidemark variant of the snapshot scenario.
@@ -51,6 +63,9 @@ const tidemarkShard = "shard1"
 func (t *tidemark) name() string {
 	if t.snap != nil {
 		return t.snap.variant
+	}
+	if t.large != nil {
+		return t.large.variant
 	}
 	if t.discard {
 		return "tidemark-discard"
@@ -82,7 +97,11 @@ func (t *tidemark) start(ctx context.Context, key string) (*process, error) {
 	if err := os.WriteFile(cfg, []byte(t.config(key)), 0o644); err != nil {
 		return nil, err
 	}
-	return startProcess(t.name(), filepath.Join(t.logDir, t.name()+"-"+key+".log"), nil, t.bin, "run", "-c", cfg)
+	var env []string
+	if t.large != nil {
+		env = append(env, t.large.secretEnv+"="+t.large.secret)
+	}
+	return startProcess(t.name(), filepath.Join(t.logDir, t.name()+"-"+key+".log"), env, t.bin, "run", "-c", cfg)
 }
 
 // config is the daemon's YAML for this run; the password stays in the
@@ -104,6 +123,10 @@ func (t *tidemark) config(key string) string {
 	// figures (and Debezium's) are for. Exactly once is measured apart.
 	fmt.Fprintf(&b, "  delivery: at_least_once\n")
 	fmt.Fprintf(&b, "registry: {url: %q}\n", t.registryURL)
+	if t.large != nil {
+		// The threshold is the daemon's default: the topic's limit less 16 KiB.
+		fmt.Fprintf(&b, "large_records:\n  store: %q\n  secret_env: %s\n", t.large.store, t.large.secretEnv)
+	}
 	fmt.Fprintf(&b, "topics:\n  prefix: %s\n  partitions: %d\n  replication_factor: 1\n", t.topicPrefix(), benchPartitions)
 	// start: current: a shard without a stored position streams from the
 	// server's current position (the daemon's default, start: snapshot,
@@ -111,6 +134,9 @@ func (t *tidemark) config(key string) string {
 	// snapshot scenario triggers its snapshot over the admin API.
 	fmt.Fprintf(&b, "defaults:\n  user: tidemark\n  password_env: %s\n  flavor: mariadb\n  start: current\n", t.passwordEnv)
 	include := []string{t.table}
+	if t.large != nil {
+		include = append(include, t.large.table)
+	}
 	if t.snap != nil {
 		include = append(include, t.snap.table)
 		if len(t.snap.keys) > 0 {
