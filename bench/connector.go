@@ -54,7 +54,25 @@ const stallAfter = 10 * time.Second
 // work, so that the first movement (the end of a connector's start-up) is
 // seen.
 func waitProgress(ctx context.Context, c connector, p *process, from, target int64, timeout time.Duration) (progressWait, error) {
+	return waitProgressWhile(ctx, c, p, from, target, timeout, nil)
+}
+
+// waitProgressWhile is waitProgress, except that progress standing still
+// before busy is closed (the writers still writing: a 40 MB row on its way
+// into MariaDB) is not a stall. A nil busy is closed.
+func waitProgressWhile(ctx context.Context, c connector, p *process, from, target int64, timeout time.Duration, busy <-chan struct{}) (progressWait, error) {
 	var w progressWait
+	writing := func() bool {
+		if busy == nil {
+			return false
+		}
+		select {
+		case <-busy:
+			return false
+		default:
+			return true
+		}
+	}
 	deadline := time.Now().Add(timeout)
 	lastCheck := time.Time{}
 	for {
@@ -82,7 +100,9 @@ func waitProgress(ctx context.Context, c connector, p *process, from, target int
 				return w, err
 			}
 		}
-		if !w.first.IsZero() && now.Sub(w.changed) > stallAfter {
+		if writing() {
+			w.changed = now
+		} else if !w.first.IsZero() && now.Sub(w.changed) > stallAfter {
 			return w, &timeoutError{fmt.Sprintf("%s: %d of %d records, then nothing for %s", c.name(), w.last-from, target-from, stallAfter), true}
 		}
 		if now.After(deadline) {

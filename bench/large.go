@@ -364,7 +364,7 @@ func (b *bench) largeRun(ctx context.Context, v largeVariant, gcs *storage.Clien
 			stopWait()
 		}
 	}()
-	w, waitErr := waitLarge(wctx, counter, p, from, from+r.Rows, b.plan.LargeTimeout.d(), written)
+	w, waitErr := waitProgressWhile(wctx, counter, p, from, from+r.Rows, b.plan.LargeTimeout.d(), written)
 	st1, perr := readProcStats(p.pid())
 	m1, merr := v.tm.claimMetrics(ctx)
 	r.Load = loadBetween(s0, sampleCPU(b.stackDir))
@@ -453,61 +453,6 @@ func (b *bench) largeRun(ctx context.Context, v largeVariant, gcs *storage.Clien
 		r.Notes = append(r.Notes, fmt.Sprintf("%d store errors (retried)", r.StoreErrors))
 	}
 	return r
-}
-
-// waitLarge polls the topic until target, like waitProgress, except that
-// progress standing still while the writers still write (a row of 40 MB
-// on its way into MariaDB) is not a stall.
-func waitLarge(ctx context.Context, c connector, p *process, from, target int64, timeout time.Duration, written <-chan struct{}) (progressWait, error) {
-	var w progressWait
-	deadline := time.Now().Add(timeout)
-	lastCheck := time.Time{}
-	writing := func() bool {
-		select {
-		case <-written:
-			return false
-		default:
-			return true
-		}
-	}
-	for {
-		n, err := c.progress(ctx)
-		now := time.Now()
-		if err == nil {
-			if n != w.last || w.changed.IsZero() {
-				w.changed = now
-			}
-			w.last = n
-			if n > from && w.first.IsZero() {
-				w.first = now
-			}
-			if n >= target {
-				w.reached = now
-				return w, nil
-			}
-		}
-		if dead, err := p.exited(); dead {
-			return w, err
-		}
-		if now.Sub(lastCheck) > time.Second {
-			lastCheck = now
-			if err := c.check(ctx); err != nil {
-				return w, err
-			}
-		}
-		if writing() {
-			w.changed = now
-		} else if !w.first.IsZero() && now.Sub(w.changed) > stallAfter {
-			return w, &timeoutError{fmt.Sprintf("%s: %d of %d records, then nothing for %s", c.name(), w.last-from, target-from, stallAfter), true}
-		}
-		if now.After(deadline) {
-			w.ended = now
-			return w, &timeoutError{fmt.Sprintf("%s: %d of %d records after %s", c.name(), w.last-from, target-from, timeout), false}
-		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			return w, err
-		}
-	}
 }
 
 // docWrites is what the writers did.

@@ -72,6 +72,17 @@ func (e *routerEnv) committedPosition(t *testing.T, shard string) (change.Positi
 	return e.loadPosition(t, shard)
 }
 
+// waitCommitted waits until the shard's committed position is pos(n).
+func (e *routerEnv) waitCommitted(t *testing.T, shard string, n int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("position %d committed", n), func() error {
+		if p, ok := e.committedPosition(t, shard); !ok || posNumber(t, p) != n {
+			return fmt.Errorf("position %v %v", p, ok)
+		}
+		return nil
+	})
+}
+
 // The transactional Writer on the real broker: committed Writes are seen by
 // read_committed consumers with their position; the records of a
 // transaction still open when the writer dies (inside a MySQL transaction:
@@ -99,12 +110,7 @@ func TestRouterTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 30*time.Second, "position 10 committed", func() error {
-		if p, ok := e.committedPosition(t, "txn1"); !ok || posNumber(t, p) != 10 {
-			return fmt.Errorf("position %v %v", p, ok)
-		}
-		return nil
-	})
+	e.waitCommitted(t, "txn1", 10)
 	// Records of a MySQL transaction not yet complete, then the crash.
 	if err := w1.WritePartial(ctx, batch(11, 5), pos(10)); err != nil {
 		t.Fatal(err)
@@ -128,12 +134,7 @@ func TestRouterTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 30*time.Second, "position 13 committed", func() error {
-		if p, ok := e.committedPosition(t, "txn1"); !ok || posNumber(t, p) != 13 {
-			return fmt.Errorf("position %v %v", p, ok)
-		}
-		return nil
-	})
+	e.waitCommitted(t, "txn1", 13)
 	seen := map[string]int{}
 	for _, r := range e.consumeCommitted(t, topic) {
 		seen[string(r.Value)]++
