@@ -25,7 +25,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCmd(), runCmd(), validateCmd(), tailCmd(), snapshotCmd(), largeRecordCmd())
+	root.AddCommand(versionCmd(), runCmd(), validateCmd(), tailCmd(), snapshotCmd(), largeRecordCmd(), verifyCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tidemark:", err)
 		var exit *exitError
