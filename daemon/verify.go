@@ -934,7 +934,10 @@ func (v *verifier) readTopic(ctx context.Context, topic string, from, ends map[i
 	}
 	cl, err := kgo.NewClient(append(router.ClientOptions(v.kafkaCfg, v.log),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		// Small fetches: decompressed, a fetch's records are several times
+		// its bytes, and they wait in memory while the previous are decoded.
+		kgo.FetchMaxBytes(1<<20), kgo.FetchMaxPartitionBytes(1<<20))...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

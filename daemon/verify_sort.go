@@ -44,7 +44,7 @@ func (s *keySorter) Add(key, val []byte) error {
 	e := sortEntry{key: slices.Clone(key), val: slices.Clone(val), seq: s.seq}
 	s.seq++
 	s.buf = append(s.buf, e)
-	s.bufSize += int64(len(key)+len(val)) + 64
+	s.bufSize += int64(len(key)+len(val)) + 96 // the entry, and the clones' size classes
 	if s.bufSize >= s.limit {
 		return s.spill()
 	}

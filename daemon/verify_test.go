@@ -101,3 +101,31 @@ func TestSQLKey(t *testing.T) {
 		t.Fatal("a key without all columns gave parameters")
 	}
 }
+
+// BenchmarkKeySorter: adding and merging entries of a verify's size (a
+// key, a 6-column digest), spilling to disk as a large table does.
+func BenchmarkKeySorter(b *testing.B) {
+	val := make([]byte, 90)
+	b.ReportAllocs()
+	s := newKeySorter(b.TempDir(), 8<<20)
+	defer s.Close()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Add(fmt.Appendf(nil, `{"id":%d}`, (i*7919)%1_000_003), val); err != nil {
+			b.Fatal(err)
+		}
+	}
+	it, err := s.Iterator()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	for {
+		ok, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+}
