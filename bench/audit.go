@@ -120,7 +120,10 @@ func auditDrain(ctx context.Context, brokers []string, ka *kafkaAdmin, topic str
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
-		kgo.FetchMaxWait(200*time.Millisecond))
+		kgo.FetchMaxWait(200*time.Millisecond),
+		// read_committed, as a consumer of exactly-once delivery reads; the
+		// markers are kept so that the end offsets are reached.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +144,9 @@ func auditDrain(ctx context.Context, brokers []string, ka *kafkaAdmin, topic str
 			if !open || r.Offset < next || r.Offset >= to[r.Partition] {
 				return // past the audited range
 			}
-			if id, err := dec.keyID(cctx, r.Key); err != nil {
+			if r.Attrs.IsControl() {
+				// a transaction marker: no row
+			} else if id, err := dec.keyID(cctx, r.Key); err != nil {
 				if decErr == nil {
 					decErr = fmt.Errorf("audit of %s: record %d@%d: %w", topic, r.Partition, r.Offset, err)
 				}

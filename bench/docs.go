@@ -17,19 +17,20 @@ var docTemplate string
 
 func renderMarkdown(r *results) ([]byte, error) {
 	t, err := template.New("benchmarks.md").Funcs(template.FuncMap{
-		"table":           func() string { return markdownTable(r) },
-		"targets":         func() string { return markdownTargets(r) },
-		"kv":              sortedKV,
-		"kind":            func() string { return runKind(r) },
-		"date":            func() string { return r.Started.UTC().Format("2006-01-02 15:04 UTC") },
-		"mins":            func(s float64) string { return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60) },
-		"loads":           func() string { return loadLines(r) },
-		"snapshotTable":   func() string { return markdownSnapshotTable(r) },
-		"snapshotTargets": func() string { return markdownTargetList(r.SnapshotTargets) },
-		"largeTable":      func() string { return markdownLargeTable(r) },
-		"largeVerify":     func() string { return markdownLargeVerify(r) },
-		"largeCost":       func() string { return largeCostLine(r) },
-		"mib":             func(n any) string { return mibStr(toInt64(n)) },
+		"table":            func() string { return markdownTable(r) },
+		"targets":          func() string { return markdownTargets(r) },
+		"kv":               sortedKV,
+		"kind":             func() string { return runKind(r) },
+		"date":             func() string { return r.Started.UTC().Format("2006-01-02 15:04 UTC") },
+		"mins":             func(s float64) string { return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60) },
+		"loads":            func() string { return loadLines(r) },
+		"snapshotTable":    func() string { return markdownSnapshotTable(r) },
+		"exactlyOnceTable": func() string { return markdownExactlyOnceTable(r) },
+		"snapshotTargets":  func() string { return markdownTargetList(r.SnapshotTargets) },
+		"largeTable":       func() string { return markdownLargeTable(r) },
+		"largeVerify":      func() string { return markdownLargeVerify(r) },
+		"largeCost":        func() string { return largeCostLine(r) },
+		"mib":              func(n any) string { return mibStr(toInt64(n)) },
 	}).Parse(docTemplate)
 	if err != nil {
 		return nil, err

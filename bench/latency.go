@@ -20,6 +20,9 @@ import (
 type latencyConsumer struct {
 	cl  *kgo.Client
 	dec recordDecoder
+	// atReceipt measures to when the consumer received the record rather
+	// than to its LogAppendTime (exactly-once: visible only at the commit).
+	atReceipt bool
 
 	mu        sync.Mutex
 	latencies []float64 // milliseconds
@@ -32,6 +35,7 @@ func newLatencyConsumer(brokers []string, topic string, from map[int32]kgo.Offse
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // what a consumer of exactly-once delivery reads
 	)
 	if err != nil {
 		return nil, err
@@ -47,6 +51,7 @@ func (c *latencyConsumer) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		received := time.Now()
 		fs.EachError(func(_ string, _ int32, err error) {
 			c.mu.Lock()
 			if c.decodeErr == nil && !errors.Is(err, context.Canceled) {
@@ -66,7 +71,11 @@ func (c *latencyConsumer) run(ctx context.Context) {
 				return
 			}
 			if ok {
-				c.latencies = append(c.latencies, float64(r.Timestamp.UnixMicro()-us)/1000)
+				at := r.Timestamp.UnixMicro()
+				if c.atReceipt {
+					at = received.UnixMicro()
+				}
+				c.latencies = append(c.latencies, float64(at-us)/1000)
 			}
 		})
 	}

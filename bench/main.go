@@ -221,8 +221,8 @@ func (b *bench) connectors(f flags, logDir, stateDir string) []connector {
 		tmReason = fmt.Sprintf("%s not found (make build)", f.tidemarkBin)
 	}
 	bin, _ := filepath.Abs(f.tidemarkBin)
-	for _, discard := range []bool{false, true} {
-		t := &tidemark{discard: discard, bin: bin, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
+	for _, v := range []struct{ discard, exactlyOnce bool }{{false, false}, {true, false}, {false, true}} {
+		t := &tidemark{discard: v.discard, exactlyOnce: v.exactlyOnce, bin: bin, shardHost: b.env.ShardHost, shardPort: b.env.ShardPort,
 			passwordEnv: "TIDEMARK_MYSQL_PASSWORD", brokers: b.env.Brokers, registryURL: b.env.RegistryURL,
 			adminAddr: f.adminAddr, database: benchDatabase, table: benchTable, stateDir: stateDir, logDir: logDir,
 			dec: newAvroDecoder(b.env.RegistryURL), ka: b.ka}

@@ -130,6 +130,15 @@ func printText(out io.Writer, r *results) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Result, t.Goal, t.Detail)
 	}
 	tw.Flush()
+	if h, rows := exactlyOnceRows(r); len(rows) > 0 {
+		fmt.Fprintf(out, "\nexactly once (tidemark-eo) against at least once (tidemark):\n")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(h, "\t"))
+		for _, row := range rows {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		tw.Flush()
+	}
 	printSnapshot(out, r)
 	printLarge(out, r)
 	for _, s := range r.Skipped {
@@ -401,3 +410,39 @@ func markdownLargeVerify(r *results) string {
 	}
 	return b.String()
 }
+
+// exactlyOnceRows compares Tidemark's two delivery modes scenario by
+// scenario (issue 11): what exactly once costs against at least once.
+func exactlyOnceRows(r *results) (header []string, rows [][]string) {
+	header = []string{"scenario", "events/s at least once", "events/s exactly once", "change", "p99 ms at least once", "p99 ms exactly once",
+		"CPU-s/M ev at least once", "CPU-s/M ev exactly once", "change", "peak RSS at least once / exactly once"}
+	pct := func(a, b float64) string {
+		if a == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+.0f%%", (b-a)/a*100)
+	}
+	p99 := func(m *measurement) string {
+		if m.Latency == nil || m.Latency.Samples == 0 {
+			return ""
+		}
+		return f0(m.Latency.P99MS)
+	}
+	seen := map[string]bool{}
+	for _, x := range r.Runs {
+		if seen[x.Scenario] {
+			continue
+		}
+		seen[x.Scenario] = true
+		alo, eo := r.find(x.Scenario, "tidemark"), r.find(x.Scenario, "tidemark-eo")
+		if alo == nil || eo == nil {
+			continue
+		}
+		rows = append(rows, []string{scenarioLabel(r, x.Scenario), f0(alo.EventsPerSecond), f0(eo.EventsPerSecond), pct(alo.EventsPerSecond, eo.EventsPerSecond),
+			p99(alo), p99(eo), f1(alo.CPUSecondsPerMillion), f1(eo.CPUSecondsPerMillion), pct(alo.CPUSecondsPerMillion, eo.CPUSecondsPerMillion),
+			mibStr(alo.PeakRSSBytes) + " / " + mibStr(eo.PeakRSSBytes)})
+	}
+	return header, rows
+}
+
+func markdownExactlyOnceTable(r *results) string { return markdownRows(exactlyOnceRows(r)) }

@@ -18,6 +18,7 @@ type Metrics struct {
 	lastCommit *prometheus.GaugeVec
 	txns       *prometheus.CounterVec
 	txnSeconds *prometheus.HistogramVec
+	visible    *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -65,6 +66,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				"(a failure or a shutdown inside a MySQL transaction; its rows are written again after the restart, " +
 				"invisible to read_committed consumers). Alert on a rising aborted rate.",
 		}, []string{"shard", "result"}),
+		visible: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidemark_router_records_committed_total",
+			Help: "Data records in committed Kafka transactions (exactly-once delivery): what read_committed " +
+				"consumers can read. Lags records_produced_total by at most a commit interval.",
+		}, []string{"shard"}),
 		txnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tidemark_router_transaction_commit_seconds",
 			Help:    "Time to commit one Kafka transaction (flush, position record, EndTxn); writes wait meanwhile.",
@@ -78,6 +84,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.errors = register(reg, m.errors)
 		m.inFlight = register(reg, m.inFlight)
 		m.commits = register(reg, m.commits)
+		m.visible = register(reg, m.visible)
 		m.lastCommit = register(reg, m.lastCommit)
 		m.txns = register(reg, m.txns)
 		m.txnSeconds = register(reg, m.txnSeconds)
@@ -110,6 +117,7 @@ type shardMetrics struct {
 	commits    prometheus.Counter
 	lastCommit prometheus.Gauge
 	committed  prometheus.Counter // transactions
+	visible    prometheus.Counter // data records in committed transactions
 	aborted    prometheus.Counter
 	txnSeconds prometheus.Observer
 }
@@ -126,5 +134,6 @@ func (m *Metrics) forShard(shard string) shardMetrics {
 		committed:  m.txns.WithLabelValues(shard, "committed"),
 		aborted:    m.txns.WithLabelValues(shard, "aborted"),
 		txnSeconds: m.txnSeconds.WithLabelValues(shard),
+		visible:    m.visible.WithLabelValues(shard),
 	}
 }

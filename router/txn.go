@@ -161,6 +161,7 @@ func (w *Writer) commitTxn(ctx context.Context, c *conn) error {
 	if err := c.cl.EndTransaction(fctx, kgo.TryCommit); err != nil {
 		return w.txnError("commit the transaction", err)
 	}
+	w.m.visible.Add(float64(w.txn.records))
 	w.txn = txnState{}
 	w.m.committed.Inc()
 	w.m.txnSeconds.Observe(time.Since(began).Seconds())
