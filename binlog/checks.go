@@ -36,10 +36,16 @@ func (r *Reader) Check(ctx context.Context, from change.Position) error {
 	if err := c.run(ctx, from); err != nil {
 		return fmt.Errorf("binlog: shard %s: check prerequisites: %w", r.cfg.Shard, err)
 	}
-	if len(c.problems) == 0 {
-		return nil
+	switch {
+	case len(c.problems) > 0:
+		if c.behind != "" {
+			c.problems = append(c.problems, c.behind)
+		}
+		return &PrerequisiteError{Shard: r.cfg.Shard, Problems: c.problems, causes: c.causes}
+	case c.behind != "":
+		return mark(ErrHostBehind, fmt.Errorf("binlog: shard %s: %s", r.cfg.Shard, c.behind))
 	}
-	return &PrerequisiteError{Shard: r.cfg.Shard, Problems: c.problems, causes: c.causes}
+	return nil
 }
 
 type checker struct {
@@ -49,6 +55,7 @@ type checker struct {
 	mariadb  bool
 	problems []string
 	causes   []error
+	behind   string // the server is a replica behind the position (ErrHostBehind)
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -106,7 +113,7 @@ func (c *checker) run(ctx context.Context, from change.Position) error {
 
 var checkedVariables = []string{
 	"version", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "gtid_mode",
-	"server_id", "gtid_binlog_state", "gtid_executed", "gtid_purged", "binlog_row_value_options",
+	"server_id", "gtid_binlog_state", "gtid_slave_pos", "gtid_executed", "gtid_purged", "binlog_row_value_options",
 	"binlog_expire_logs_seconds", "expire_logs_days",
 }
 
@@ -251,6 +258,11 @@ func (c *checker) checkPosition(ctx context.Context, from change.Position) error
 		c.fail("the stored position is a %s position but the shard's flavor is %s", from.Flavor, c.r.cfg.Flavor)
 		return nil
 	}
+	if p := portabilityProblem(from, c.vars["server_id"], c.r.cfg.Addr); p != "" {
+		c.fail("%s", p)
+		c.causes = append(c.causes, ErrPositionNotPortable)
+		return nil
+	}
 	if c.r.cfg.Flavor == change.FlavorMySQL {
 		c.checkMySQLPosition(from)
 		return nil
@@ -261,6 +273,11 @@ func (c *checker) checkPosition(ctx context.Context, from change.Position) error
 		return nil
 	}
 	state, _ := mysql.ParseMariaGTIDList(c.vars["gtid_binlog_state"])
+	slavePos, _ := mysql.ParseMariaGTIDList(c.vars["gtid_slave_pos"])
+	behind := mariaBehind(stored, state, slavePos)
+	if len(behind) > 0 {
+		c.behind = behindMessage(c.r.cfg.Addr, from.GTIDSet, behind, c.vars["gtid_binlog_state"], c.vars["gtid_slave_pos"])
+	}
 	var oldest string
 	var start []mysql.MariaGTID
 	rows, err := c.q.Query(ctx, "SHOW BINARY LOGS")
@@ -280,27 +297,78 @@ func (c *checker) checkPosition(ctx context.Context, from change.Position) error
 			}
 		}
 	}
-	for _, p := range mariaPositionProblems(from.GTIDSet, stored, state, c.vars["gtid_binlog_state"], oldest, start) {
+	for _, p := range mariaPositionProblems(from.GTIDSet, stored, state, c.vars["gtid_binlog_state"], oldest, start, behind) {
 		c.lost("%s", p)
 	}
 	return nil
 }
 
+// portabilityProblem: a position without GTIDs is its server's binlog file
+// and offset (change.Position.ServerID); on a server with another
+// server_id it means nothing, and resuming there would skip or repeat.
+// Positions from before ServerID was recorded (0) cannot be told apart.
+func portabilityProblem(from change.Position, serverID, addr string) string {
+	if from.GTIDSet != "" || from.File == "" || from.ServerID == 0 || serverID == "" ||
+		serverID == strconv.FormatUint(uint64(from.ServerID), 10) {
+		return ""
+	}
+	return fmt.Sprintf("the stored position %s:%d has no GTIDs (its server had logged no transaction): it is a binlog file and offset of the server with server_id %d, "+
+		"but %s is server_id %s, where that file and offset mean nothing; point the shard at the server with server_id %d until it has logged a transaction (the position then has a GTID, valid on its replicas), "+
+		"or, if that server is gone, delete the shard's stored position and re-snapshot it",
+		from.File, from.Pos, from.ServerID, addr, serverID, from.ServerID)
+}
+
+// mariaBehind returns the GTIDs of a stored MariaDB position that the
+// server has not logged yet (a sequence number beyond the last one of its
+// domain in gtid_binlog_state) in a domain it replicates (gtid_slave_pos
+// has it): the server is a replica that has not caught up with the
+// position. Nil when the server has every stored transaction, or is no
+// replica of that domain (then it is another server's history:
+// mariaPositionProblems).
+func mariaBehind(stored, state, slavePos []mysql.MariaGTID) []mysql.MariaGTID {
+	last := map[uint32]uint64{}
+	for _, g := range state {
+		last[g.Domain] = max(last[g.Domain], g.Seq)
+	}
+	replicated := map[uint32]bool{}
+	for _, g := range slavePos {
+		replicated[g.Domain] = true
+	}
+	var out []mysql.MariaGTID
+	for _, g := range stored {
+		if l, ok := last[g.Domain]; (!ok || g.Seq > l) && replicated[g.Domain] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func behindMessage(addr, fromText string, behind []mysql.MariaGTID, stateText, slavePosText string) string {
+	return fmt.Sprintf("the server at %s has not yet logged %s, which the position %s includes (its gtid_binlog_state is %q, gtid_slave_pos %q): "+
+		"a replica behind the position; waiting until it has caught up (nothing is skipped; if it stays behind, check its replication: SHOW SLAVE STATUS)",
+		addr, mysql.FormatMariaGTIDs(behind), fromText, stateText, slavePosText)
+}
+
 // mariaPositionProblems compares a stored MariaDB position with the server:
 // a stored sequence number beyond the last one the server logged in its
-// domain (gtid_binlog_state) is another server's history; a domain whose
-// oldest binlog starts after the stored sequence number (or that the stored
-// position lacks) lost transactions to purging.
-func mariaPositionProblems(fromText string, stored, state []mysql.MariaGTID, stateText, oldest string, start []mysql.MariaGTID) []string {
+// domain (gtid_binlog_state) is another server's history, unless the
+// server is a replica behind it (behind, from mariaBehind: a wait, not a
+// problem); a domain whose oldest binlog starts after the stored sequence
+// number (or that the stored position lacks) lost transactions to purging.
+func mariaPositionProblems(fromText string, stored, state []mysql.MariaGTID, stateText, oldest string, start, behind []mysql.MariaGTID) []string {
 	var problems []string
 	last := map[uint32]uint64{}
 	for _, g := range state {
 		last[g.Domain] = max(last[g.Domain], g.Seq)
 	}
+	waiting := map[uint32]bool{}
+	for _, g := range behind {
+		waiting[g.Domain] = true
+	}
 	have := map[uint32]uint64{}
 	for _, g := range stored {
 		have[g.Domain] = g.Seq
-		if l, ok := last[g.Domain]; ok && g.Seq > l {
+		if l, ok := last[g.Domain]; ok && g.Seq > l && !waiting[g.Domain] {
 			problems = append(problems, fmt.Sprintf("the stored position %s is ahead of the server's binlogs (gtid_binlog_state %s): this is not the server the position was taken from, or its history diverged; point the shard at the right server or re-snapshot it",
 				g, stateText))
 		}

@@ -48,6 +48,12 @@ type Config struct {
 	ReconnectInitialInterval time.Duration
 	ReconnectMaxInterval     time.Duration
 	ReconnectMaxElapsed      time.Duration
+	// ReconnectMaxAttempts, when positive, also makes Run give up after
+	// that many reconnects in a row that brought no progress, returning the
+	// last error: a caller with another server to move to (the daemon, for
+	// a shard with several hosts) sets it to 1, so that a lost connection
+	// is retried once on the same server (a blip) and then handed back.
+	ReconnectMaxAttempts int
 	// CheckpointInterval rate-limits the OpCheckpoint events that advance the
 	// position past transactions emitting no row (filtered tables, DDL):
 	// at most one per interval, plus one on each heartbeat when the position
@@ -163,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReadTimeout > 0 && c.HeartbeatPeriod > 0 && c.ReadTimeout < 2*c.HeartbeatPeriod {
 		problems = append(problems, fmt.Sprintf("read timeout %s is shorter than two heartbeat periods (%s)", c.ReadTimeout, c.HeartbeatPeriod))
+	}
+	if c.ReconnectMaxAttempts < 0 {
+		problems = append(problems, fmt.Sprintf("reconnect max attempts %d is negative", c.ReconnectMaxAttempts))
 	}
 	if c.EventBuffer < 0 {
 		problems = append(problems, fmt.Sprintf("event buffer %d is negative", c.EventBuffer))

@@ -9,7 +9,13 @@
 // A Reader checks the server's prerequisites, starts from a stored GTID
 // position (or the server's current one), reconnects with backoff on
 // connection loss without repeating or skipping a row, and reports a purged
-// position as ErrPositionLost. It does not know about Kafka, Avro or topics.
+// position as ErrPositionLost. A GTID position is valid on every server
+// that has its transactions: a MariaDB replica with log_slave_updates logs
+// the primary's transactions with their GTIDs and server_id, so the reader
+// streams the same events from it; a replica that has not yet logged the
+// position is waited for (ErrHostBehind), and a position without GTIDs is
+// refused on another server (ErrPositionNotPortable). It does not know
+// about Kafka, Avro or topics.
 //
 // # Data flow
 //

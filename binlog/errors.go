@@ -71,6 +71,19 @@ var (
 	// was rolled back: Kafka holds row changes that never committed.
 	ErrXARollback = errors.New("XA transaction rolled back after its rows were emitted")
 
+	// ErrHostBehind: the server has not yet logged transactions the
+	// position includes, in a domain it replicates: a replica that is
+	// behind (after a failover, or a configuration pointing at a replica).
+	// Nothing is skipped: the reader waits until the server has them. If
+	// the replica's history diverged instead, the server refuses the
+	// position for good once it logs more (ErrPositionLost).
+	ErrHostBehind = errors.New("server is behind the position")
+
+	// ErrPositionNotPortable: a position without GTIDs (its server's binlog
+	// file and offset, change.Position.ServerID) is to be resumed on another
+	// server, where that file and offset mean nothing.
+	ErrPositionNotPortable = errors.New("position without GTIDs is bound to another server")
+
 	// ErrInvalidPosition: a stored or server position the reader cannot parse.
 	ErrInvalidPosition = errors.New("invalid binlog position")
 

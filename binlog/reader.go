@@ -64,7 +64,10 @@ func NewReader(cfg Config, log *slog.Logger, m *Metrics) (*Reader, error) {
 // the server sends again are dropped, so a reconnect neither repeats nor
 // loses a row. Only *ConnectionErrors that Config.Retryable accepts are
 // retried in place; Run gives up after ReconnectMaxElapsed without receiving
-// an event and returns the last one. Every other error is returned at once
+// an event (or ReconnectMaxAttempts fruitless reconnects) and returns the
+// last one. A MariaDB replica that refuses the position because it has not
+// logged all of it yet is such a retryable error (ErrHostBehind), not a
+// lost position. Every other error is returned at once
 // for the caller to classify.
 func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error {
 	if out == nil {
@@ -85,6 +88,7 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 	bo.MaxElapsedTime = r.cfg.ReconnectMaxElapsed
 	bo.Reset()
 	var clashes []time.Time
+	fruitless := 0 // reconnects in a row without progress
 	for {
 		progressed, err := s.stream(ctx)
 		if ctx.Err() != nil {
@@ -108,6 +112,12 @@ func (r *Reader) Run(ctx context.Context, from change.Position, out Sink) error 
 		}
 		if progressed {
 			bo.Reset()
+			fruitless = 0
+		} else {
+			fruitless++
+		}
+		if n := r.cfg.ReconnectMaxAttempts; n > 0 && fruitless >= n {
+			return fmt.Errorf("%w (no progress after %d reconnect(s))", err, fruitless)
 		}
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,9 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, mark(ErrInvalidPosition, fmt.Errorf("binlog: shard %s: position %q: %w", s.cfg.Shard, s.pos.Text(), err))
 	}
+	if err := s.checkSameServer(ctx); err != nil {
+		return false, err
+	}
 	ra := newReadAhead(s.cfg.ReadAheadBytes)
 	syncer := replication.NewBinlogSyncer(s.r.syncerConfig(s.filter.decode, ra))
 	defer syncer.Close()
@@ -105,7 +109,13 @@ func (s *session) stream(ctx context.Context) (progressed bool, err error) {
 			if ctx.Err() != nil {
 				return progressed, ctx.Err()
 			}
-			return progressed, s.readError(err, idle.Load())
+			err = s.readError(err, idle.Load())
+			if errors.Is(err, mysql.ErrPositionLost) {
+				if behind := s.behind(ctx); behind != nil {
+					err = behind
+				}
+			}
+			return progressed, err
 		}
 		ra.take(ev.Header.EventSize)
 		s.m.bytes.Add(float64(ev.Header.EventSize))
@@ -136,23 +146,74 @@ func (s *session) readError(err error, idle bool) error {
 	return &ConnectionError{fmt.Errorf("binlog: shard %s: read binlog: %w", s.cfg.Shard, mysql.ClassifyServerError(err, s.cfg.server(s.pos.Text())))}
 }
 
+// checkSameServer refuses to resume a position without GTIDs (its server's
+// file and offset) on another server: the address may now lead elsewhere
+// (a moved virtual IP, a DNS failover).
+func (s *session) checkSameServer(ctx context.Context) error {
+	if s.pos.Text() != "" || s.pos.File == "" || s.pos.ServerID == 0 {
+		return nil
+	}
+	rows, err := s.sql.Query(ctx, "SELECT @@GLOBAL.server_id")
+	if err != nil {
+		return &ConnectionError{fmt.Errorf("binlog: shard %s: read the server's server_id: %w", s.cfg.Shard, err)}
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return fmt.Errorf("binlog: shard %s: SELECT @@GLOBAL.server_id returned no value", s.cfg.Shard)
+	}
+	if p := portabilityProblem(s.pos.Position(), rows[0][0].S, s.cfg.Addr); p != "" {
+		return mark(ErrPositionNotPortable, fmt.Errorf("binlog: shard %s: %s", s.cfg.Shard, p))
+	}
+	return nil
+}
+
+// behind asks a MariaDB server that refused the position whether it is a
+// replica that has not yet logged all of it: then the refusal is a wait
+// (a retryable *ConnectionError marked ErrHostBehind), not a lost
+// position. Nil when it is not, or when the server cannot be asked.
+func (s *session) behind(ctx context.Context) error {
+	if s.cfg.Flavor != change.FlavorMariaDB {
+		return nil
+	}
+	rows, err := s.sql.Query(ctx, "SELECT @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_slave_pos")
+	if err != nil || len(rows) != 1 || len(rows[0]) != 2 {
+		return nil
+	}
+	stored, err1 := mysql.ParseMariaGTIDs(s.pos.Text())
+	state, err2 := mysql.ParseMariaGTIDList(rows[0][0].S)
+	slavePos, err3 := mysql.ParseMariaGTIDList(rows[0][1].S)
+	if errors.Join(err1, err2, err3) != nil {
+		return nil
+	}
+	behind := mariaBehind(stored, state, slavePos)
+	if len(behind) == 0 {
+		return nil
+	}
+	return &ConnectionError{mark(ErrHostBehind, fmt.Errorf("binlog: shard %s: %s",
+		s.cfg.Shard, behindMessage(s.cfg.Addr, s.pos.Text(), behind, rows[0][0].S, rows[0][1].S)))}
+}
+
 // startFromCurrent resolves a zero start position to the server's current
 // one, and Puts it as a checkpoint at once: should the daemon stop before
 // the first transaction, its next start must not jump over what happened in
 // between.
 func (s *session) startFromCurrent(ctx context.Context) error {
-	stmt := "SELECT @@GLOBAL.gtid_binlog_pos"
+	stmt := "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.server_id"
 	if s.cfg.Flavor == change.FlavorMySQL {
-		stmt = "SELECT @@GLOBAL.gtid_executed"
+		stmt = "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.server_id"
 	}
 	rows, err := s.sql.Query(ctx, stmt)
 	if err != nil {
 		return &ConnectionError{fmt.Errorf("binlog: shard %s: read the current GTID position: %w", s.cfg.Shard, err)}
 	}
-	if len(rows) != 1 || len(rows[0]) != 1 {
+	if len(rows) != 1 || len(rows[0]) != 2 {
 		return fmt.Errorf("binlog: shard %s: %s returned no value", s.cfg.Shard, stmt)
 	}
 	p := change.Position{Flavor: s.cfg.Flavor, GTIDSet: rows[0][0].S}
+	if p.GTIDSet == "" {
+		// No GTID yet: the position is this server's file and offset only.
+		id, _ := strconv.ParseUint(rows[0][1].S, 10, 32)
+		p.ServerID = uint32(id)
+	}
 	// File and offset are informational, and keep a position with an empty
 	// GTID set (a server without transactions yet) from looking unset.
 	for _, st := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} {

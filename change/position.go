@@ -29,6 +29,13 @@ type Position struct {
 	// the binlog prints it → GTID of the prepare), so that a rollback is
 	// recognised after a restart too. Usually empty.
 	XAPrepared map[string]string `json:"xa_prepared,omitempty"`
+	// ServerID is the @@server_id of the server a position without GTIDs
+	// was read on (a server that never logged a transaction): such a
+	// position is that server's binlog file and offset, meaningless on
+	// another server, so the reader refuses to resume it anywhere else. A
+	// position with GTIDs holds no server: it is valid on every server
+	// that has its transactions (a replica, a promoted replica).
+	ServerID uint32 `json:"server_id,omitempty"`
 }
 
 // IsZero reports whether the position is unset (start from the server's

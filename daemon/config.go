@@ -342,9 +342,15 @@ type SnapshotConfig struct {
 
 // ShardConfig is one MySQL/MariaDB server whose binlog Tidemark tails.
 type ShardConfig struct {
-	Name        string     `yaml:"name"` // unique; labels metrics, names the position, becomes source.name
-	Host        string     `yaml:"host"`
-	Port        int        `yaml:"port"` // default 3306
+	Name string `yaml:"name"` // unique; labels metrics, names the position, becomes source.name
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"` // default 3306
+	// Hosts, instead of Host and Port, lists the shard's servers as
+	// host:port in the order they are tried: its primary, then replicas of
+	// it (MariaDB GTID replicas with log_slave_updates). The shard streams
+	// from one at a time; when it fails (unreachable, or a replica behind
+	// the position), the next one takes over from the same GTID position.
+	Hosts       []string   `yaml:"hosts"`
 	User        string     `yaml:"user"`
 	PasswordEnv string     `yaml:"password_env"`
 	Flavor      string     `yaml:"flavor"`
@@ -498,7 +504,7 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Shards {
 		s := &c.Shards[i]
-		if s.Port == 0 {
+		if s.Port == 0 && len(s.Hosts) == 0 {
 			s.Port = defaultMySQLPort
 		}
 		if s.User == "" {
@@ -649,12 +655,7 @@ func (c *Config) validate(getenv func(string) string) []fieldError {
 		} else {
 			names[s.Name] = i
 		}
-		if s.Host == "" {
-			add(p+".host", "required")
-		}
-		if s.Port < 1 || s.Port > 65535 {
-			add(p+".port", "must be 1..65535, got %d", s.Port)
-		}
+		validateHosts(add, p, s)
 		if s.User == "" {
 			add(p+".user", "required (here or in defaults.user)")
 		}
@@ -707,6 +708,51 @@ var (
 	shardName  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	topicChars = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
+
+// validateHosts checks a shard's servers: host and port, or hosts (a list of
+// host:port tried in order), not both.
+func validateHosts(add func(string, string, ...any), p string, s *ShardConfig) {
+	if len(s.Hosts) == 0 {
+		if s.Host == "" {
+			add(p+".host", "required (or hosts: a list of host:port, the primary first)")
+		}
+		if s.Port < 1 || s.Port > 65535 {
+			add(p+".port", "must be 1..65535, got %d", s.Port)
+		}
+		return
+	}
+	if s.Host != "" || s.Port != 0 {
+		add(p+".hosts", "give either host and port or hosts, not both")
+	}
+	seen := map[string]int{}
+	for j, h := range s.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", p, j)
+		host, port, err := net.SplitHostPort(h)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || host == "":
+			add(hp, "want host:port, got %q", h)
+			continue
+		case perr != nil || n < 1 || n > 65535:
+			add(hp, "port must be 1..65535, got %q", port)
+			continue
+		}
+		key := net.JoinHostPort(strings.ToLower(host), strconv.Itoa(n))
+		if k, dup := seen[key]; dup {
+			add(hp, "%s is also %s.hosts[%d]", h, p, k)
+			continue
+		}
+		seen[key] = j
+	}
+}
+
+// Addrs are the shard's servers as host:port, in the order they are tried.
+func (s *ShardConfig) Addrs() []string {
+	if len(s.Hosts) > 0 {
+		return append([]string(nil), s.Hosts...)
+	}
+	return []string{net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+}
 
 func validateTables(add func(string, string, ...any), p string, tables []TableFilter) {
 	for j, f := range tables {

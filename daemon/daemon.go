@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,7 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		pipelines = append(pipelines, p)
 		tr := newShardTracker(sc.Name)
 		p.tracker = tr
+		tr.onHost(p.hosts[0].addr)
 		p.metrics = d.metrics
 		p.hooks = d.hooks
 		p.fresh = fresh
@@ -112,7 +114,9 @@ func New(cfg *Config, log *slog.Logger, version string, opts ...Option) (*Daemon
 		// One checker for the fleet: every shard asks the others (moves.go).
 		d.moves = newMoveChecker(pipelines[0].namer, log, reg)
 		for _, p := range pipelines {
-			d.moves.addShard(p.shard, newTableFilter(p.shardTables), p.readerCfg.ConnConfig())
+			conn := p.readerCfg.ConnConfig()
+			conn.Target = p.currentHost // the host the shard streams from, as it fails over
+			d.moves.addShard(p.shard, newTableFilter(p.shardTables), conn)
 			p.moves = d.moves
 		}
 	}
@@ -251,6 +255,9 @@ func (d *Daemon) Reload(cfg *Config) {
 			continue
 		}
 		delete(byName, s.cfg.Name)
+		if strings.Join(sc.Addrs(), ",") != strings.Join(s.cfg.Addrs(), ",") {
+			d.log.Warn("reload: a change of the shard's host or hosts applies at the next restart of the process", "shard", s.cfg.Name)
+		}
 		old, _ := json.Marshal(s.cfg.Tables)
 		now, _ := json.Marshal(sc.Tables)
 		if string(old) == string(now) {

@@ -157,6 +157,12 @@ func Classify(err error) Class {
 	// The source server.
 	case errors.Is(err, mysql.ErrAccessDenied):
 		return Class{"access_denied", Terminal}
+	case errors.Is(err, binlog.ErrHostBehind):
+		// A replica that has not yet logged the position: waited for
+		// (or, with other hosts, the next one tried), never skipped.
+		return Class{"host_behind", Transient}
+	case errors.Is(err, binlog.ErrPositionNotPortable):
+		return Class{"position_not_portable", Terminal}
 	case errors.Is(err, mysql.ErrPositionLost), errors.Is(err, binlog.ErrHistoryDiverged):
 		return Class{"position_lost", Terminal}
 	case errors.Is(err, ErrMissingPosition):

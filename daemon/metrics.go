@@ -18,6 +18,8 @@ type Metrics struct {
 	queueBytes *prometheus.GaugeVec
 	// startsWithoutPosition counts pipeline starts that found no stored position.
 	startsWithoutPosition *prometheus.CounterVec
+	// failovers counts moves of a shard to its next host (failover.go).
+	failovers *prometheus.CounterVec
 }
 
 // NewMetrics registers the daemon's metrics on reg.
@@ -46,7 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Times a shard started without a stored position, at the server's current position: changes committed before it were not captured. " +
 			"Expected once per new shard; any other increase (a renamed shard, a changed or recreated positions topic) means lost changes: alert on it.",
 	}, []string{"shard"})
-	reg.MustRegister(m.errors, m.restarts, m.state, m.queueBytes, m.startsWithoutPosition)
+	m.failovers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tidemark_shard_failovers_total",
+		Help: "Times a shard with several hosts (shards[].hosts) moved to its next host because the one it streamed from failed " +
+			"(unreachable, or a replica behind the position). /status shows the host in use. An increase means its server failed over: " +
+			"check the old one; a steady rise means no host works.",
+	}, []string{"shard"})
+	reg.MustRegister(m.errors, m.restarts, m.state, m.queueBytes, m.startsWithoutPosition, m.failovers)
 	return m
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -100,12 +99,14 @@ type pipeline struct {
 	start       string       // what to do without a stored position: "current"
 	acceptNew   bool         // accept_missing_position: no refusal when other shards have positions
 	fresh       *freshShards // shared by the daemon's pipelines: who started without a position
+	hosts       []shardHost  // the shard's servers, in the order they are tried (failover.go)
+	host        atomic.Int32 // index in hosts of the one the next lifetime streams from
 }
 
 func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stageMetrics, log *slog.Logger) (*pipeline, error) {
-	mysqlTLS, err := sc.TLS.build(sc.Host) // the certificate is verified against the shard's host
+	hosts, err := shardHosts(&sc)
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, err
 	}
 	kafka, err := cfg.Kafka.ClientConfig()
 	if err != nil {
@@ -120,11 +121,11 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 		shard: sc.Name, log: log.With("shard", sc.Name), baseLog: log, shared: shared, stages: stages,
 		discard: cfg.Kafka.Sink == "discard", queueBytes: cfg.Limits.QueueBytes.Bytes(),
 		start: sc.Start, acceptNew: *sc.AcceptMissingPosition, shardTables: sc.Tables,
-		snapCfg: sc.snapshotConfig(cfg.Defaults.Snapshot),
+		snapCfg: sc.snapshotConfig(cfg.Defaults.Snapshot), hosts: hosts,
 		readerCfg: binlog.Config{
-			Shard: sc.Name, Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)),
+			Shard: sc.Name, Addr: hosts[0].addr,
 			User: sc.User, Password: os.Getenv(sc.PasswordEnv), Flavor: change.Flavor(sc.Flavor),
-			ServerID: sc.ServerID, TLS: mysqlTLS, Include: filter.Allowed, HeartbeatPeriod: cfg.Defaults.HeartbeatPeriod,
+			ServerID: sc.ServerID, TLS: hosts[0].tls, Include: filter.Allowed, HeartbeatPeriod: cfg.Defaults.HeartbeatPeriod,
 			MinBinlogRetention: cfg.Defaults.MinBinlogRetention, AllowMinimalRowMetadata: *sc.AllowMinimalRowMetadata,
 			ContinueAfterXARollback: sc.OnXARollback == "continue",
 		},
@@ -170,15 +171,27 @@ func newPipeline(cfg *Config, sc ShardConfig, shared *sharedParts, stages *stage
 	return p, nil
 }
 
-// run is one lifetime of the pipeline. Shutdown order (ctx cancelled): the
-// reader stops, the encoder drains the queue, the writer flushes Kafka and
-// commits the last position whose records are all acknowledged.
+// run is one lifetime of the pipeline, on one of the shard's hosts (the
+// binlog reader, the prerequisite check and every snapshot connection read
+// the same server); when the host fails, the next lifetime uses the next
+// one (failover.go). Shutdown order (ctx cancelled): the reader stops, the
+// encoder drains the queue, the writer flushes Kafka and commits the last
+// position whose records are all acknowledged.
 //
 // Every goroutine it starts recovers its own panics (goStage): a panic in
 // any stage becomes this lifetime's error, a *change.PanicError, and stops
 // the other stages like any failure, so only this shard is affected.
 func (p *pipeline) run(ctx context.Context) error {
+	err := p.lifetime(ctx)
+	if err != nil && ctx.Err() == nil {
+		p.failover(err)
+	}
+	return err
+}
+
+func (p *pipeline) lifetime(ctx context.Context) error {
 	bcfg, tables := p.settings()
+	p.tracker.onHost(bcfg.Addr)
 	if st := p.snapCfg.SignalTable; st != "" {
 		// The stream must show the signal table's rows (the watermarks).
 		include := bcfg.Include
@@ -391,11 +404,18 @@ const discardPositionsSuffix = ".discard"
 
 // settings are what a lifetime reads of the configuration a reload may
 // change: the reader's configuration (its allow-list) and the allow-list's
-// rules.
+// rules; the reader's server is the host in use.
 func (p *pipeline) settings() (binlog.Config, []TableFilter) {
 	p.settingsMu.Lock()
 	defer p.settingsMu.Unlock()
-	return p.readerCfg, p.shardTables
+	c := p.readerCfg
+	c.Addr, c.TLS = p.currentHost()
+	if len(p.hosts) > 1 {
+		// A lost connection is retried once on the same server (a blip),
+		// then handed back: the next lifetime tries the next host.
+		c.ReconnectMaxAttempts = 1
+	}
+	return c, p.shardTables
 }
 
 // setTables replaces the allow-list for the next lifetime.

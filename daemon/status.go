@@ -28,6 +28,10 @@ type ShardStatus struct {
 	Shard string     `json:"shard"`
 	State ShardState `json:"state"`
 	Since time.Time  `json:"since"`
+	// Host is the server (host:port) the shard streams from, or tries
+	// next; Failovers counts its moves to the next of shards[].hosts.
+	Host      string `json:"host"`
+	Failovers uint64 `json:"failovers,omitempty"`
 	// StartedWithoutPosition: the shard found no stored position and started
 	// at the server's current position (changes before it are not captured);
 	// StartPosition is where its binlog stream (re)started last.
@@ -153,6 +157,20 @@ func (t *shardTracker) streaming(from change.Position) {
 	t.s.StartPosition = from.String()
 	t.mu.Unlock()
 	t.setState(StateStreaming)
+}
+
+// onHost records the server a lifetime uses.
+func (t *shardTracker) onHost(addr string) {
+	t.mu.Lock()
+	t.s.Host = addr
+	t.mu.Unlock()
+}
+
+// failedOver records a move to the shard's next host.
+func (t *shardTracker) failedOver() {
+	t.mu.Lock()
+	t.s.Failovers++
+	t.mu.Unlock()
 }
 
 // reconnecting records a binlog connection the reader is re-establishing

@@ -167,6 +167,10 @@ func actionFor(class string) string {
 		return "fix the server settings the error lists, then restart"
 	case "position_lost":
 		return "the binlogs after the stored position are gone: re-snapshot the shard (and keep binlogs longer)"
+	case "position_not_portable":
+		return "the stored position has no GTIDs, so it is a file and offset of the server it names: point the shard back at that server until it logs a transaction, or delete the shard's position and re-snapshot"
+	case "host_behind":
+		return "the server is a replica that has not yet applied the stored position: Tidemark waits for it; if that lasts, check its replication (SHOW SLAVE STATUS) or point the shard at a server that has the position"
 	case "missing_position":
 		return "restore the shard's old name or kafka.positions_topic, or confirm a new shard with accept_missing_position: true"
 	case "schema", "decode":

@@ -22,6 +22,10 @@ type ConnConfig struct {
 	User     string
 	Password string // never appears in errors
 	TLS      *tls.Config
+	// Target, when set, is asked at every (re)connect for the server to
+	// connect to, and overrides Addr and TLS: a shard with several hosts
+	// answers the one it streams from now.
+	Target func() (addr string, tls *tls.Config)
 	// Session are statements run on every new connection before its first
 	// query (ReadSession for row queries).
 	Session []string
@@ -32,12 +36,13 @@ type ConnConfig struct {
 // is used from one goroutine at a time, and drops the connection after a
 // network error so that the next query reconnects.
 type Conn struct {
-	cfg ConnConfig
-	c   *client.Conn
+	cfg  ConnConfig
+	c    *client.Conn
+	addr string // of the open connection, or the one last tried
 }
 
 // NewConn returns an unconnected Conn. It does no I/O.
-func NewConn(cfg ConnConfig) *Conn { return &Conn{cfg: cfg} }
+func NewConn(cfg ConnConfig) *Conn { return &Conn{cfg: cfg, addr: cfg.Addr} }
 
 // Value is one cell of a result: its text and whether it was NULL.
 type Value struct {
@@ -52,20 +57,25 @@ func (q *Conn) connect(ctx context.Context) error {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	c, err := client.ConnectWithDialer(ctx, "tcp", q.cfg.Addr, q.cfg.User, q.cfg.Password, "", dialer.DialContext,
+	addr, tlsc := q.cfg.Addr, q.cfg.TLS
+	if q.cfg.Target != nil {
+		addr, tlsc = q.cfg.Target()
+	}
+	q.addr = addr
+	c, err := client.ConnectWithDialer(ctx, "tcp", addr, q.cfg.User, q.cfg.Password, "", dialer.DialContext,
 		func(c *client.Conn) error {
-			if q.cfg.TLS != nil {
-				c.SetTLSConfig(q.cfg.TLS)
+			if tlsc != nil {
+				c.SetTLSConfig(tlsc)
 			}
 			return nil
 		})
 	if err != nil {
-		return fmt.Errorf("connect: %w", ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+		return fmt.Errorf("connect: %w", ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: addr}))
 	}
 	for _, stmt := range q.cfg.Session {
 		if _, err := c.Execute(stmt); err != nil {
 			_ = c.Close()
-			return fmt.Errorf("connect: %q: %w", stmt, ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+			return fmt.Errorf("connect: %q: %w", stmt, ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: addr}))
 		}
 	}
 	q.c = c
@@ -129,7 +139,7 @@ func (q *Conn) run(ctx context.Context, stmt string, timeout time.Duration, exch
 		}
 		return fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
 	}
-	return fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.cfg.Addr}))
+	return fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.addr}))
 }
 
 // Connected reports whether the connection is open: after a failed Query,

@@ -112,6 +112,9 @@ type GTIDState struct {
 	text   string                // canonical text of the set, cached per commit
 	File   string                // binlog file where the last complete transaction ended (informational)
 	Pos    uint64                // offset in File after it
+	// ServerID is the server the position was read on, kept while the set
+	// is empty (change.Position.ServerID).
+	ServerID uint32
 	// xa holds the XA transactions prepared with emitted rows and not yet
 	// committed or rolled back (change.Position.XAPrepared).
 	xa map[string]string
@@ -124,7 +127,7 @@ func NewGTIDState(flavor change.Flavor, p change.Position) (*GTIDState, error) {
 	}
 	// An empty GTID set is a valid position: "before the first transaction"
 	// (a server without any GTID yet); File then keeps the position non-zero.
-	s := &GTIDState{flavor: flavor, File: p.File, Pos: p.Pos}
+	s := &GTIDState{flavor: flavor, File: p.File, Pos: p.Pos, ServerID: p.ServerID}
 	for xid, gtid := range p.XAPrepared {
 		s.AddXAPrepared(xid, gtid)
 	}
@@ -150,6 +153,9 @@ func NewGTIDState(flavor change.Flavor, p change.Position) (*GTIDState, error) {
 // Position is the change.Position a later Run resumes from exactly.
 func (s *GTIDState) Position() change.Position {
 	p := change.Position{Flavor: s.flavor, GTIDSet: s.text, File: s.File, Pos: s.Pos}
+	if s.text == "" {
+		p.ServerID = s.ServerID // a file and offset: bound to its server
+	}
 	if len(s.xa) > 0 {
 		p.XAPrepared = maps.Clone(s.xa)
 	}

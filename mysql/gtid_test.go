@@ -116,3 +116,19 @@ func FuzzPosition(f *testing.F) {
 		}
 	})
 }
+
+// A position without GTIDs keeps the server it was read on; the first
+// transaction makes it a GTID position, which names no server.
+func TestGTIDStateServerWithoutGTIDs(t *testing.T) {
+	s, err := NewGTIDState(change.FlavorMariaDB, change.Position{Flavor: change.FlavorMariaDB, File: "b.000001", Pos: 329, ServerID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Position(); p.ServerID != 1 || p.GTIDSet != "" || p.File != "b.000001" {
+		t.Fatalf("position without GTIDs %+v, want server_id 1 kept", p)
+	}
+	s.AddMaria(MariaGTID{1, 1, 1}, "1-1-1")
+	if p := s.Position(); p.ServerID != 0 || p.GTIDSet != "1-1-1" {
+		t.Fatalf("position with a GTID %+v, want no server_id", p)
+	}
+}

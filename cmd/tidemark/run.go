@@ -127,8 +127,8 @@ is contacted.`,
 				for _, t := range s.Tables {
 					tables = append(tables, fmt.Sprintf("%s.{%s}", t.Database, strings.Join(orAll(t.Include), ",")))
 				}
-				fmt.Fprintf(out, "shard %s: %s %s:%d as %s (server_id %d), tables %s\n",
-					s.Name, s.Flavor, s.Host, s.Port, s.User, s.ServerID, strings.Join(tables, " "))
+				fmt.Fprintf(out, "shard %s: %s %s as %s (server_id %d), tables %s\n",
+					s.Name, s.Flavor, strings.Join(s.Addrs(), ", then "), s.User, s.ServerID, strings.Join(tables, " "))
 			}
 			return nil
 		},
