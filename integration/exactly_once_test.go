@@ -244,6 +244,7 @@ func TestExactlyOnceAcrossKills(t *testing.T) {
 	}
 	n := waitExactlyOnce(t, e, l)
 	t.Logf("%d kills, %d transactions, %d record ids each seen exactly once", kills, l.txns, n)
+	t.Logf("verify: %s", verifyAgrees(t, cfg))
 }
 
 // Two daemons configured with the same shard: the second fences the first

@@ -263,6 +263,7 @@ func TestFailoverReplicaFromTheStart(t *testing.T) {
 	n := waitExactlyOnce(t, e, l)
 	r.catchUp(t, primary.DB)
 	recs := waitLedgerState(t, e, primary.DB, primary.name)
+	t.Logf("verify: %s", verifyAgrees(t, withHosts(t, e.config([]int{0}, ""), e.s.Shards[0], r.addr)))
 
 	var primaryID int64
 	if err := primary.QueryRow("SELECT @@GLOBAL.server_id").Scan(&primaryID); err != nil {
@@ -355,6 +356,7 @@ func TestFailoverConfigChangeToReplica(t *testing.T) {
 	if err != nil || st.Host != r.addr || st.State != daemon.StateStreaming {
 		t.Errorf("final status %+v (%v), want streaming from %s", st, err, r.addr)
 	}
+	t.Logf("verify: %s", verifyAgrees(t, onReplica))
 	t.Logf("%d transactions, %d record ids each seen exactly once; the restart waited for the replica: %s", l.txns, n, behind.LastError)
 }
 

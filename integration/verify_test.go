@@ -32,6 +32,22 @@ func runVerify(t *testing.T, cfg string, args ...string) (int, string) {
 	return -1, ""
 }
 
+// verifyAgrees runs tidemark verify with the configuration yaml (a file's
+// path or the YAML itself) and fails the test unless every topic agrees
+// with its tables.
+func verifyAgrees(t *testing.T, yaml string) string {
+	t.Helper()
+	cfg := yaml
+	if strings.Contains(yaml, "\n") {
+		cfg = writeConfig(t, yaml)
+	}
+	code, out := runVerify(t, cfg)
+	if code != 0 {
+		t.Fatalf("tidemark verify: exit %d\n%s", code, out)
+	}
+	return out
+}
+
 // withoutBinlog runs statements on one session of db with sql_log_bin=0:
 // changes the daemon never sees, so that the topic really differs.
 func withoutBinlog(t *testing.T, db *sqlDB, stmts ...string) {
