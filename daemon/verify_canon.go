@@ -2,12 +2,9 @@ package daemon
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"slices"
 	"strconv"
 
@@ -17,75 +14,11 @@ import (
 	"github.com/tidemark-cdc/tidemark/snapshot"
 )
 
-// canonJSON renders a decoded Avro value (serde.Decoder's types) as JSON
-// that is the same bytes for equal values: map keys sorted, bytes in
-// base64, decimals as exact strings, non-finite floats as strings. Both
-// sides of a comparison (the table's rows, encoded and decoded like the
-// daemon's records, and the topic's records) go through it.
-func canonJSON(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case float32:
-		return appendFloat(b, float64(x), 32)
-	case float64:
-		return appendFloat(b, x, 64)
-	case string:
-		q, _ := json.Marshal(x)
-		return append(b, q...)
-	case []byte:
-		b = append(b, '"')
-		b = base64.StdEncoding.AppendEncode(b, x)
-		return append(b, '"')
-	case serde.Decimal:
-		return strconv.AppendQuote(b, x.String())
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = canonJSON(b, e)
-		}
-		return append(b, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			q, _ := json.Marshal(k)
-			b = append(b, q...)
-			b = append(b, ':')
-			b = canonJSON(b, x[k])
-		}
-		return append(b, '}')
-	}
-	return fmt.Appendf(b, "%q", fmt.Sprintf("%T:%v", v, v))
-}
-
-func appendFloat(b []byte, f float64, bits int) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(b, `"Infinity"`...)
-	case math.IsInf(f, -1):
-		return append(b, `"-Infinity"`...)
-	}
-	return strconv.AppendFloat(b, f, 'g', -1, bits)
-}
+// canonJSON renders a decoded Avro value as canonical JSON (serde's, as
+// `tidemark tail` prints values, with map keys sorted). Both sides of a
+// comparison (the table's rows, encoded and decoded like the daemon's
+// records, and the topic's records) go through it.
+func canonJSON(b []byte, v any) []byte { return serde.AppendValueJSON(b, v) }
 
 // rowDigest is a row's fields as hashes, sorted by name hash: 4 bytes of
 // the field name's hash, 8 of its value's. Fields are compared one by one,

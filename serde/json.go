@@ -42,6 +42,13 @@ func (r *Record) JSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// AppendValueJSON appends v, a value the Decoder returned (a record's Key,
+// Value or a field of them), as canonical JSON: the rules of JSON above,
+// with every map's keys sorted (no schema is at hand for field order), so
+// equal values always render to the same bytes and can be compared or
+// hashed as bytes.
+func AppendValueJSON(b []byte, v any) []byte { return appendJSONValue(b, nil, v) }
+
 // appendJSONValue writes v, using node n (may be nil) for record field
 // order and union branches.
 func appendJSONValue(b []byte, n *readNode, v any) []byte {
