@@ -6,7 +6,7 @@ BIN := bin/tidemark
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build test unit integration soak demo bench bench-go stack-up stack-down stack-status fmt vet
+.PHONY: all build test unit integration soak demo bench bench-go fuzz stack-up stack-down stack-status fmt vet
 
 all: build
 
@@ -52,6 +52,24 @@ bench:
 # partitioning, framing, queue), with allocations.
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT_PKGS)
+
+# Native fuzzing (issue 11): every fuzz target of the repository, found by
+# grepping for "func Fuzz" (a new one is picked up), runs for FUZZTIME
+# (default 1m) one after another; the first failure stops the run, its
+# input saved under the package's testdata/fuzz/FuzzX/ (commit it with the
+# fix). FUZZ=regexp picks targets, FUZZFLAGS adds go test flags
+# (-parallel 1 on a busy machine). The committed corpora run in make unit.
+FUZZTIME ?= 1m
+FUZZ ?= .
+fuzz:
+	@set -e; n=0; for f in $$(grep -rl --include='*_test.go' --exclude-dir=.stack --exclude-dir=testdata --exclude-dir=.git '^func Fuzz' . | sort); do \
+		pkg=./$$(dirname $${f#./}); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f | grep -E -- '$(FUZZ)'); do \
+			echo "=== fuzz $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || { echo "FAIL: $$pkg $$t"; exit 1; }; \
+			n=$$((n+1)); \
+		done; \
+	done; echo "fuzz: $$n targets passed, $(FUZZTIME) each"
 
 stack-up:
 	$(STACK) up

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -219,6 +220,12 @@ func (a *adminServer) controlRoutes(mux *http.ServeMux) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "body: " + err.Error()})
+			return
+		}
+		// One object and nothing after it: `{"tables":["a.b"]} {"where":"x"}`
+		// or a cut-and-paste accident is refused, not half read.
+		if _, err := dec.Token(); err != io.EOF {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "body: data after the JSON object"})
 			return
 		}
 		st, err := a.ctl.StartSnapshot(r.Context(), req)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -390,8 +391,8 @@ func (b ByteSize) Bytes() int64 {
 	return n
 }
 
-func parseByteSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
+func parseByteSize(text string) (int64, error) {
+	s := strings.TrimSpace(text)
 	units := []struct {
 		suffix string
 		mult   int64
@@ -405,7 +406,10 @@ func parseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q: want a non-negative integer with an optional unit (KiB, MiB, GiB)", s)
+		return 0, fmt.Errorf("invalid size %q: want a non-negative integer with an optional unit (KiB, MiB, GiB)", text)
+	}
+	if n > math.MaxInt64/mult { // "9007199254740992KiB" would wrap to 0 or a negative size
+		return 0, fmt.Errorf("invalid size %q: more than %d bytes", text, int64(math.MaxInt64))
 	}
 	return n * mult, nil
 }

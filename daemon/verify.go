@@ -594,7 +594,7 @@ func encodeKafkaState(b []byte, st *kafkaState, rawKey []byte) []byte {
 
 func decodeKafkaState(b []byte) (*kafkaState, []byte, error) {
 	bad := errors.New("verify: corrupt sort entry")
-	if len(b) < 13 {
+	if len(b) < 13 || b[12] > 1 {
 		return nil, nil, bad
 	}
 	st := &kafkaState{partition: int32(binary.BigEndian.Uint32(b)), offset: int64(binary.BigEndian.Uint64(b[4:])), deleted: b[12] == 1}

@@ -3,6 +3,7 @@ package largerecord
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -55,14 +56,26 @@ func Decompress(src []byte, maxSize int) ([]byte, error) {
 	}
 	d := decoders.Get().(*zstd.Decoder)
 	defer decoders.Put(d)
-	// zstd's smallest window is 1 KiB; below that the length check after
+	// The decoder allocates a frame's declared content size up front. No
+	// zstd data inflates by more than maxInflation, so a frame declaring
+	// more than its bytes can hold is corrupt: refusing it bounds what a
+	// forged 20-byte frame costs by its length, not by maxSize (up to a
+	// GiB for a claim-checked value).
+	bounded := maxSize
+	if b := maxInflated(len(src)); b < bounded {
+		bounded = b
+	}
+	// zstd's smallest window is 1 KiB, and the encoder gives exactly 1 KiB
+	// of content a 2 KiB window: below that the length check after
 	// decoding enforces maxSize.
-	limit := uint64(max(maxSize, 1<<10))
+	limit := uint64(max(bounded, 2<<10))
 	if err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(limit)); err != nil {
 		return nil, fmt.Errorf("decompress: set limit %d: %w", maxSize, err)
 	}
 	out, err := d.DecodeAll(src, nil)
 	switch {
+	case (errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded)) && bounded < maxSize:
+		return nil, fmt.Errorf("decompress %d bytes: %w: a frame declares more than %d bytes of zstd can hold", len(src), ErrCorrupt, len(src))
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
 		return nil, fmt.Errorf("decompress %d bytes: %w: more than %d bytes", len(src), ErrTooLarge, maxSize)
 	case err != nil:
@@ -74,4 +87,16 @@ func Decompress(src []byte, maxSize int) ([]byte, error) {
 		return nil, fmt.Errorf("decompress: %w: no data", ErrCorrupt)
 	}
 	return out, nil
+}
+
+// maxInflated is the most that n bytes of zstd frames can decode to. A
+// block decodes to at most 128 KiB and takes at least 4 bytes (an RLE
+// block: a 3-byte header and its byte), and a frame has a 6-byte header at
+// least: so no more than 32 KiB per byte. Checked without overflow.
+func maxInflated(n int) int {
+	const perByte = 128 << 10 / 4
+	if n > math.MaxInt/perByte-1 {
+		return math.MaxInt
+	}
+	return (n + 1) * perByte
 }

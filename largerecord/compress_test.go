@@ -3,6 +3,7 @@ package largerecord
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -88,4 +89,36 @@ func TestCompressConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// The most compressible values (zeros, one repeated byte) still inflate:
+// the bound on what a frame may declare is above what zstd can reach.
+func TestDecompressMostCompressible(t *testing.T) {
+	for _, n := range []int{1 << 10, 1 << 20, 9 << 20, 64 << 20} {
+		src := bytes.Repeat([]byte{'a'}, n)
+		c := Compress(nil, src)
+		out, err := Decompress(c, n)
+		if err != nil || !bytes.Equal(out, src) {
+			t.Fatalf("%d bytes in %d compressed: %d out, %v", n, len(c), len(out), err)
+		}
+	}
+}
+
+// A frame whose header declares a GiB of content in a few bytes is corrupt
+// (no zstd data inflates that far), refused before the decoder allocates
+// the declared size: what a forged claim-checked record costs is bounded by
+// its own length, even under a limit of a GiB.
+func TestDecompressForgedContentSize(t *testing.T) {
+	// Magic, frame header descriptor: single segment, 8-byte content size.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0x01, 0, 0}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Decompress(frame, 1<<30)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Fatalf("%d bytes allocated for a %d-byte frame", n, len(frame))
+	}
 }

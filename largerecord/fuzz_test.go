@@ -1,6 +1,7 @@
 package largerecord
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -62,13 +63,37 @@ func FuzzDecompress(f *testing.F) {
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd}, 10) // magic only
 	f.Add([]byte("not zstd"), 10)
 	f.Fuzz(func(t *testing.T, src []byte, maxSize int) {
-		maxSize %= 1 << 22 // keep the fuzzer's memory small; the property is the same
+		// Limits up to the claim-check's GiB: what a frame may declare is
+		// bounded by its length (maxInflated), so small inputs keep the
+		// fuzzer's memory small; larger ones get a smaller limit.
+		maxSize %= 1<<30 + 1
+		if len(src) > 1<<12 {
+			maxSize %= 1 << 22
+		}
 		out, err := Decompress(src, maxSize)
 		if err != nil && out != nil {
 			t.Fatalf("error %v with %d bytes", err, len(out))
 		}
-		if err == nil && len(out) > maxSize {
-			t.Fatalf("%d bytes out under a limit of %d", len(out), maxSize)
+		if err == nil && (len(out) > maxSize || len(out) > maxInflated(len(src))) {
+			t.Fatalf("%d bytes out of %d under a limit of %d", len(out), len(src), maxSize)
+		}
+	})
+}
+
+// Every value Compress writes inflates back under a limit of its own
+// length, the limit the claim-check's reader uses.
+func FuzzCompressRoundTrip(f *testing.F) {
+	f.Add([]byte("seed value"), uint16(0))
+	f.Add([]byte{'a'}, uint16(1023)) // 1 KiB of one byte: a 2 KiB window
+	f.Add([]byte("0123456789"), uint16(5000))
+	f.Fuzz(func(t *testing.T, unit []byte, repeat uint16) {
+		src := bytes.Repeat(unit, int(repeat)+1)
+		if len(src) > 1<<22 {
+			return
+		}
+		out, err := Decompress(Compress(nil, src), len(src))
+		if err != nil || !bytes.Equal(out, src) {
+			t.Fatalf("%d bytes: %d back, %v", len(src), len(out), err)
 		}
 	})
 }

@@ -36,7 +36,7 @@ type claimEnv struct {
 	dir   string
 }
 
-func newClaimEnv(t *testing.T, limit int, withStore bool) *claimEnv {
+func newClaimEnv(t testing.TB, limit int, withStore bool) *claimEnv {
 	t.Helper()
 	e := &claimEnv{reg: NewMemRegistry(), dir: t.TempDir()}
 	var err error
@@ -60,7 +60,7 @@ func newClaimEnv(t *testing.T, limit int, withStore bool) *claimEnv {
 }
 
 // encode returns the single message of a create of body, claim-checked.
-func (e *claimEnv) encode(t *testing.T, body []byte) (Message, ClaimResult, []byte) {
+func (e *claimEnv) encode(t testing.TB, body []byte) (Message, ClaimResult, []byte) {
 	t.Helper()
 	msgs, err := e.enc.Messages(context.Background(), nil, "tm.shop.docs", blobEvent(1, body), testNow)
 	if err != nil || len(msgs) != 1 {
@@ -223,7 +223,7 @@ func files(t *testing.T, dir string) []string {
 // Resolving arbitrary bytes under either claim-check header never panics
 // and never returns a value larger than the wrapper declares.
 func FuzzResolve(f *testing.F) {
-	e := newClaimEnv(&testing.T{}, 1_000_000, false)
+	e := newClaimEnv(f, 1_000_000, false)
 	ids, _ := e.cc.schemaIDs(context.Background())
 	f.Add(appendCompressed(nil, ids[0], 5, largerecord.Compress(nil, []byte("hello"))), true)
 	f.Add(appendPointer(nil, ids[1], "gs://b/t/s/e/1-00", 5, "00"), false)

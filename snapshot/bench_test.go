@@ -38,7 +38,7 @@ func BenchmarkMergerChunk4096(b *testing.B) {
 		b.Fatal(err)
 	}
 	m.Update(func(p *Progress) {
-		p.Requests = append(p.Requests, &Request{ID: "r1", State: StateRunning,
+		p.Requests = append(p.Requests, &Request{ID: "r1", State: StateRunning, ChunkSize: 16, Readers: 1,
 			Tables: []*TableProgress{{Table: "shop.t", State: StateRunning, Ranges: []*KeyRange{{}}}}})
 	})
 	rows := make([]change.Event, 4096)

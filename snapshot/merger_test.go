@@ -29,7 +29,7 @@ func TestMergerWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Update(func(p *Progress) {
-		p.Requests = append(p.Requests, &Request{ID: "r1", State: StateRunning,
+		p.Requests = append(p.Requests, &Request{ID: "r1", State: StateRunning, ChunkSize: 16, Readers: 1,
 			Tables: []*TableProgress{{Table: "shop.t", State: StateRunning, Ranges: []*KeyRange{{}}}}})
 	})
 	// Before the window: not recorded.

@@ -113,7 +113,56 @@ func parseProgress(b []byte) (*Progress, error) {
 	if p.Version != progressVersion {
 		return nil, fmt.Errorf("%w: version %d, this tidemark reads %d", ErrCorruptProgress, p.Version, progressVersion)
 	}
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptProgress, err)
+	}
 	return p, nil
+}
+
+// check rejects a document the runner cannot act on: the bytes come from
+// Kafka's positions topic, and a null request, table or range, a chunk
+// size or reader count Start would never have written (a LIMIT 0 chunk, a
+// billion readers) or an unknown state would otherwise reach the runner.
+func (p *Progress) check() error {
+	ids := make(map[string]bool, len(p.Requests))
+	for i, r := range p.Requests {
+		switch {
+		case r == nil:
+			return fmt.Errorf("request %d is null", i)
+		case r.ID == "" || ids[r.ID]:
+			return fmt.Errorf("request %d: id %q is empty or repeated", i, r.ID)
+		case r.ChunkSize < 1 || r.ChunkSize > 1_000_000 || r.Readers < 1 || r.Readers > 64:
+			return fmt.Errorf("request %s: chunk_size %d, readers %d: want 1..1000000 and 1..64", r.ID, r.ChunkSize, r.Readers)
+		case !knownState(r.State):
+			return fmt.Errorf("request %s: state %q", r.ID, r.State)
+		}
+		ids[r.ID] = true
+		for j, t := range r.Tables {
+			if t == nil {
+				return fmt.Errorf("request %s: table %d is null", r.ID, j)
+			}
+			if !knownState(t.State) {
+				return fmt.Errorf("request %s table %s: state %q", r.ID, t.Table, t.State)
+			}
+			if len(t.Ranges) > 64 {
+				return fmt.Errorf("request %s table %s: %d key ranges, more than 64 readers", r.ID, t.Table, len(t.Ranges))
+			}
+			for k, rg := range t.Ranges {
+				if rg == nil {
+					return fmt.Errorf("request %s table %s: key range %d is null", r.ID, t.Table, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func knownState(s string) bool {
+	switch s {
+	case StateQueued, StateRunning, StatePaused, StateDone, StateCancelled, StateFailed:
+		return true
+	}
+	return false
 }
 
 // active reports whether the request still has work.
