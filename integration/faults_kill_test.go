@@ -1,0 +1,341 @@
+package integration
+
+// SIGKILL of the daemon process at random moments while it snapshots, while
+// the source changes its schema and while large records are offloaded
+// (issue 11), and two daemons with the same server_id on one shard. Every
+// scenario then checks the exactly-once contract against MariaDB's own
+// ledger (a read_committed consumer finds every committed (shard, GTID,
+// row) once, and nothing else), runs `tidemark verify`, and checks what the
+// scenario adds: snapshot rows, schemas, claim-check objects.
+//
+// TIDEMARK_KILLS sets the kills per scenario: 3 in make test, 20 in make
+// soak.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tidemark-cdc/tidemark/daemon"
+	"github.com/tidemark-cdc/tidemark/serde"
+)
+
+// killsPerScenario is TIDEMARK_KILLS (make soak: 20), 3 by default.
+func killsPerScenario() int { return envInt("TIDEMARK_KILLS", 3) }
+
+// killer restarts `tidemark run -c cfg` after every SIGKILL and keeps every
+// process's log for a failing test.
+type killer struct {
+	t      *testing.T
+	cfg    string
+	shards int
+	procs  []*daemonProcess
+}
+
+func newKiller(t *testing.T, cfg string, shards int) *killer {
+	k := &killer{t: t, cfg: cfg, shards: shards}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range k.procs {
+				out := p.output()
+				if len(out) > 20000 {
+					out = "...\n" + out[len(out)-20000:]
+				}
+				t.Logf("process %d log:\n%s", i+1, out)
+			}
+		}
+	})
+	k.start()
+	return k
+}
+
+// start runs a new process and waits until its shards stream.
+func (k *killer) start() {
+	k.t.Helper()
+	p := startProcess(k.t, k.cfg)
+	k.procs = append(k.procs, p)
+	waitProcessStreaming(k.t, p, k.shards)
+}
+
+// base is the current process's admin URL.
+func (k *killer) base() string {
+	return "http://" + adminAddrFromLog(k.procs[len(k.procs)-1].output())
+}
+
+// kill sends SIGKILL to the current process and waits for its exit.
+func (k *killer) kill() {
+	k.t.Helper()
+	p := k.procs[len(k.procs)-1]
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		k.t.Fatal(err)
+	}
+	<-p.done
+}
+
+// snapshotRecord is one op=r record of a topic, read_committed.
+type snapshotRecord struct {
+	id     int64
+	v      int64
+	shard  string // source.name
+	header string // tidemark.id
+	key    []byte
+	value  []byte
+}
+
+// snapshotIDPattern is the tidemark.id of a snapshot row
+// (docs/wire-format.md, "Headers"): shard/snapshot-<24 hex>/0/part.
+var snapshotIDPattern = regexp.MustCompile(`^([^/]+)/snapshot-([0-9a-f]{24})/0/0$`)
+
+// ledgerSnapshotRows decodes the ledger topic's op=r records.
+func ledgerSnapshotRows(t *testing.T, e *e2eSetup) []snapshotRecord {
+	t.Helper()
+	dec := e.decoder(t)
+	var out []snapshotRecord
+	for _, r := range e.readTopic(t, e.topic(eoTable)) {
+		if r.Value == nil {
+			continue
+		}
+		rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+		if err != nil {
+			t.Fatalf("decode partition %d offset %d: %v", r.Partition, r.Offset, err)
+		}
+		if rec.Op != "r" {
+			continue
+		}
+		sr := snapshotRecord{header: string(r.Headers[serde.HeaderEventID]), key: r.Key, value: r.Value}
+		sr.id, _ = rec.Key["id"].(int64)
+		sr.v, _ = rec.After["v"].(int64)
+		sr.shard, _ = rec.Source["name"].(string)
+		out = append(out, sr)
+	}
+	return out
+}
+
+// SIGKILL at random moments while two shards snapshot 20,000 rows each (in
+// paced chunks of 256, two readers) and the ledger writers stream
+// transactions on both; each restart resumes the snapshot, which ends done.
+//
+// Exactly once for snapshot rows, within one snapshot: a snapshot row has
+// no GTID; its tidemark.id is <shard>/snapshot-<SHA-256 of key and value>/0/0
+// and its progress (each reader's last key) is committed in the same Kafka
+// transaction as the chunk's rows. A chunk whose transaction a kill aborted
+// is read again after the restart; a committed one never is. So, read
+// committed: every row that existed before the snapshot and that no writer
+// touched has exactly one op=r record, with MariaDB's value; a row the
+// writers changed has at most one (DBLog drops it when the binlog changed the
+// key in its chunk's window, and rows inserted behind the cursor are not
+// read); no key has two, and no tidemark.id repeats. The streamed changes
+// are checked against the ledger as ever, and tidemark verify agrees.
+func TestKillDuringSnapshot(t *testing.T) {
+	e, dbs := ledgerSetup(t, 0, 1)
+	const rows = 20000 // per shard
+	prefilled := map[int64]int64{}
+	for i, db := range dbs {
+		for start := 0; start < rows; start += 2000 {
+			var vals []string
+			for j := start; j < start+2000; j++ {
+				vals = append(vals, fmt.Sprintf("(%d, %d)", int64(i+1)*100_000_000+int64(j), j%977))
+			}
+			exec(t, db.DB, "INSERT INTO "+db.name+"."+eoTable+" VALUES "+strings.Join(vals, ","))
+		}
+		for id, v := range ledgerTable(t, db.DB, db.name) { // MariaDB's values
+			prefilled[id] = v
+		}
+	}
+	kills := killsPerScenario()
+	// Paced so that the snapshot outlasts the kills: about 1.5 s of
+	// running per kill and 4 s more, the restarts not counted.
+	rate := rows * 2 / (kills*3 + 8)
+	cfg := writeConfig(t, strings.Replace(e.snapshotConfig([]int{0, 1}, "current", 256, 2),
+		"    readers: 2\n", fmt.Sprintf("    readers: 2\n    max_rows_per_second: %d\n", rate), 1))
+	k := newKiller(t, cfg, 2)
+	l := newLedger()
+	stop := startLedgerWrites(t, dbs, l)
+	id := postSnapshot(t, k.base(), daemon.SnapshotRequest{Tables: []string{e.base + "_shard_*." + eoTable}})
+	during := 0
+	for i := range kills {
+		time.Sleep(time.Duration(300+rand.IntN(1200)) * time.Millisecond)
+		st := getSnapshot(t, k.base(), id)
+		var emitted int64
+		for _, s := range st.Shards {
+			for _, tb := range s.Tables {
+				emitted += tb.Emitted
+			}
+		}
+		if st.State != "done" {
+			during++
+		}
+		k.kill()
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond) // writes go on while it is down
+		k.start()
+		t.Logf("kill %d of %d: snapshot %s, %d rows emitted at the kill; %d transactions so far", i+1, kills, st.State, emitted, l.txns)
+	}
+	if during == 0 {
+		t.Fatalf("no kill landed while the snapshot ran (rate %d rows/s)", rate)
+	}
+	var final daemon.SnapshotStatus
+	eventually(t, 4*time.Minute, "the snapshot done after the kills", func() error {
+		final = getSnapshot(t, k.base(), id)
+		if final.State != "done" {
+			b, _ := json.Marshal(final)
+			return fmt.Errorf("state %s: %s", final.State, b)
+		}
+		return nil
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	n := waitExactlyOnce(t, e, l)
+
+	// The snapshot rows, read committed.
+	recs := ledgerSnapshotRows(t, e)
+	perKey := map[int64]int{}
+	headers := map[string]int{}
+	var problems []string
+	for _, r := range recs {
+		perKey[r.id]++
+		headers[r.header]++
+		m := snapshotIDPattern.FindStringSubmatch(r.header)
+		if m == nil || m[1] != r.shard {
+			problems = append(problems, fmt.Sprintf("id %d: tidemark.id %q is not %s/snapshot-<24 hex>/0/0", r.id, r.header, r.shard))
+			continue
+		}
+		h := sha256.New()
+		h.Write(r.key)
+		h.Write([]byte{0})
+		h.Write(r.value)
+		if want := hex.EncodeToString(h.Sum(nil)[:12]); m[2] != want {
+			problems = append(problems, fmt.Sprintf("id %d: tidemark.id %q, SHA-256 of its key and value %s", r.id, r.header, want))
+		}
+		if want, ok := prefilled[r.id]; ok && r.v != want {
+			problems = append(problems, fmt.Sprintf("id %d: snapshot row v=%d, MariaDB %d", r.id, r.v, want))
+		}
+	}
+	for id, c := range perKey {
+		if c > 1 {
+			problems = append(problems, fmt.Sprintf("id %d: %d snapshot rows in one snapshot", id, c))
+		}
+	}
+	for id := range prefilled {
+		if perKey[id] != 1 {
+			problems = append(problems, fmt.Sprintf("prefilled id %d: %d snapshot rows, want 1", id, perKey[id]))
+		}
+	}
+	for h, c := range headers {
+		if c > 1 {
+			problems = append(problems, fmt.Sprintf("tidemark.id %s %d times", h, c))
+		}
+	}
+	if err := problemsError(problems); err != nil {
+		t.Fatal(err)
+	}
+	var emitted, superseded int64
+	for _, s := range final.Shards {
+		for _, tb := range s.Tables {
+			emitted += tb.Emitted
+			superseded += tb.Superseded
+		}
+	}
+	if emitted != int64(len(recs)) {
+		t.Errorf("the snapshot's progress counts %d rows emitted, the topic holds %d op=r records (read committed)", emitted, len(recs))
+	}
+	t.Logf("%d kills (%d while the snapshot ran), %d transactions, %d streamed record ids each exactly once; %d snapshot rows (%d prefilled, each once), %d superseded",
+		kills, during, l.txns, n, len(recs), len(prefilled), superseded)
+	t.Logf("verify: %s", verifyAgrees(t, cfg))
+}
+
+// httpShardStatus is one shard's entry in an in-process daemon's /status.
+func httpShardStatus(d *inProcessDaemon, shard string) (daemon.ShardStatus, error) {
+	_, body, err := httpGet("http://" + d.d.AdminAddr() + "/status")
+	if err != nil {
+		return daemon.ShardStatus{}, err
+	}
+	var doc struct{ Shards []daemon.ShardStatus }
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return daemon.ShardStatus{}, fmt.Errorf("%v: %s", err, body)
+	}
+	for _, s := range doc.Shards {
+		if s.Shard == shard {
+			return s, nil
+		}
+	}
+	return daemon.ShardStatus{}, fmt.Errorf("no shard %s in %s", shard, body)
+}
+
+// Two daemons with one configuration, the same server_id and the same
+// transactional id for one shard, started a second apart while the ledger
+// writers stream: MariaDB drops whichever binlog connection registered first
+// with that server_id and Kafka fences the older producer. Exactly one
+// daemon writes in the end; the other's shard is parked (failed) with the
+// fenced or server_id_conflict error and its action in /status, and stays
+// so; every committed row arrives exactly once.
+func TestExactlyOnceSameServerID(t *testing.T) {
+	e, all := ledgerSetup(t, 0, 1)
+	dbs := map[int]*sqlDB{0: all[0]} // the writes: shard1 only
+	shard1 := e.config([]int{0}, "") // rendered once: one server_id for both
+	// Each daemon also has a shard of its own (on the stack's second
+	// server, each with its own server_id and name), which keeps the daemon
+	// and its /status up when the contested shard is parked.
+	side := func(name string) string {
+		c := e.config([]int{1}, "")
+		return shard1 + strings.Replace(c[strings.Index(c, "  - name: shard2\n"):], "name: shard2",
+			"name: "+name+"\n    accept_missing_position: true", 1) // added to a fleet whose positions topic has shard1
+	}
+	cfgA, cfgB := side("side_a"), side("side_b")
+	first := startDaemon(t, cfgA)
+	first.waitStreaming(t)
+	l := newLedger()
+	stop := startLedgerWrites(t, dbs, l)
+	time.Sleep(time.Second)
+	second := startDaemon(t, cfgB)
+	daemons := map[string]*inProcessDaemon{"first": first, "second": second}
+	var writer, parked string
+	settled := func() error {
+		writer, parked = "", ""
+		states := map[string]daemon.ShardStatus{}
+		for name, d := range daemons {
+			st, err := httpShardStatus(d, "shard1")
+			if err != nil {
+				return err
+			}
+			states[name] = st
+			switch {
+			case st.State == daemon.StateStreaming:
+				writer = name
+			case st.State == daemon.StateFailed && (st.LastErrorClass == "fenced" || st.LastErrorClass == "server_id_conflict"):
+				parked = name
+			}
+		}
+		if writer == "" || parked == "" {
+			return fmt.Errorf("not one streaming and one parked: first %s/%s (%s), second %s/%s (%s)",
+				states["first"].State, states["first"].LastErrorClass, states["first"].LastError,
+				states["second"].State, states["second"].LastErrorClass, states["second"].LastError)
+		}
+		return nil
+	}
+	eventually(t, 2*time.Minute, "one daemon streaming, the other parked", settled)
+	st, _ := httpShardStatus(daemons[parked], "shard1")
+	if st.Action == "" || !(strings.Contains(st.LastError, "another Tidemark process") || strings.Contains(st.LastError, "server_id")) {
+		t.Errorf("the parked shard's error does not say what happened: %q (action %q)", st.LastError, st.Action)
+	}
+	time.Sleep(2 * time.Second) // more transactions, which only the writer may write
+	if err := stop(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	n := waitExactlyOnce(t, e, l)
+	if err := settled(); err != nil {
+		t.Errorf("after the writes: %v", err)
+	}
+	daemons[writer].waitCaughtUp(t, dbs)
+	t.Logf("the %s daemon writes, the %s is parked: %s: %s (action: %s); %d transactions, %d record ids each exactly once",
+		writer, parked, st.LastErrorClass, st.LastError, st.Action, l.txns, n)
+	t.Logf("verify: %s", verifyAgrees(t, map[string]string{"first": cfgA, "second": cfgB}[writer]))
+}
