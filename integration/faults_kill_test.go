@@ -14,12 +14,16 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -338,4 +342,327 @@ func TestExactlyOnceSameServerID(t *testing.T) {
 	t.Logf("the %s daemon writes, the %s is parked: %s: %s (action: %s); %d transactions, %d record ids each exactly once",
 		writer, parked, st.LastErrorClass, st.LastError, st.Action, l.txns, n)
 	t.Logf("verify: %s", verifyAgrees(t, map[string]string{"first": cfgA, "second": cfgB}[writer]))
+}
+
+// ddlRow is a row image as MariaDB returned it by SELECT *: column → value
+// as text ("NULL" for NULL).
+type ddlRow map[string]string
+
+// ddlExpect is what MariaDB said about one row change of a transaction:
+// the row before and after the statement (nil when there is none).
+type ddlExpect struct {
+	before, after ddlRow
+	columns       string // the table's columns at the change, for messages
+}
+
+// ddlWriter commits row changes and schema changes to one table in one
+// session, in order: it knows the table's columns at every GTID.
+type ddlWriter struct {
+	db    *sqlDB
+	conn  *sql.Conn // the one session: @@last_gtid is its last transaction's
+	shard string
+	l     *gtidLedger
+	mu    sync.Mutex
+	want  map[string]ddlExpect // shard/GTID/row → expected images
+	ddls  []string             // "GTID statement" of every DDL
+	cols  []string             // extra columns now, in order
+	types map[string]string    // extra column → int or bigint
+	next  int64
+	live  []int64
+}
+
+// selectRow is SELECT * of one row in the transaction (nil: no row).
+func selectRow(tx *sql.Tx, table string, id int64) (ddlRow, error) {
+	rows, err := tx.Query("SELECT * FROM "+table+" WHERE id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := ddlRow{}
+	for i, c := range cols {
+		out[c] = "NULL"
+		if vals[i].Valid {
+			out[c] = vals[i].String
+		}
+	}
+	return out, rows.Err()
+}
+
+// values are the extra columns' values for row id: an INT column a
+// small number, a BIGINT column one INT cannot hold.
+func (w *ddlWriter) values(id int64, round int64) (cols []string, args []any) {
+	for _, c := range w.cols {
+		cols = append(cols, c)
+		if w.types[c] == "bigint" {
+			args = append(args, 5_000_000_000+id*10+round)
+		} else {
+			args = append(args, id%100_000+round)
+		}
+	}
+	return cols, args
+}
+
+// txn commits one transaction of 1-3 row changes.
+func (w *ddlWriter) txn(rng *rand.Rand) error {
+	table := w.db.name + "." + eoTable
+	tx, err := w.conn.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	n := 1 + rng.IntN(3)
+	exp := make([]ddlExpect, n)
+	dels := map[int]bool{}
+	live, next := append([]int64(nil), w.live...), w.next
+	columns := "id v " + strings.Join(w.cols, " ")
+	for i := range n {
+		var q string
+		var args []any
+		var id int64
+		switch op := rng.IntN(10); {
+		case op < 5 || len(live) == 0:
+			next++
+			id = next
+			cols, vals := w.values(id, 0)
+			q = "INSERT INTO " + table + " (" + strings.Join(append([]string{"id", "v"}, cols...), ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)+1) + ")"
+			args = append([]any{id, rng.Int64N(1000)}, vals...)
+			live = append(live, id)
+		case op < 8:
+			id = live[rng.IntN(len(live))]
+			cols, vals := w.values(id, 1+rng.Int64N(9))
+			q = "UPDATE " + table + " SET v = v + 1"
+			for _, c := range cols {
+				q += ", " + c + " = ?"
+			}
+			q += " WHERE id = ?"
+			args = append(vals, id)
+		default:
+			j := rng.IntN(len(live))
+			id = live[j]
+			live = append(live[:j], live[j+1:]...)
+			q = "DELETE FROM " + table + " WHERE id = ?"
+			args = []any{id}
+			dels[i+1] = true
+		}
+		before, err := selectRow(tx, table, id)
+		if err == nil {
+			_, err = tx.Exec(q, args...)
+		}
+		var after ddlRow
+		if err == nil {
+			after, err = selectRow(tx, table, id)
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s %v: %w", q, args, err)
+		}
+		exp[i] = ddlExpect{before: before, after: after, columns: columns}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	gtid, err := w.lastGTID()
+	if err != nil {
+		return err
+	}
+	w.live, w.next = live, next
+	w.mu.Lock()
+	for i, x := range exp {
+		w.want[w.shard+"/"+gtid+"/"+strconv.Itoa(i+1)] = x
+	}
+	w.mu.Unlock()
+	w.l.mu.Lock()
+	w.l.rows[w.shard+"/"+gtid] = n
+	w.l.deletes[w.shard+"/"+gtid] = dels
+	w.l.txns++
+	w.l.mu.Unlock()
+	return nil
+}
+
+func (w *ddlWriter) lastGTID() (string, error) {
+	var gtid string
+	err := w.conn.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&gtid)
+	return gtid, err
+}
+
+// ddl runs the round's schema change: round 3k+1 adds column c<k> as INT,
+// 3k+2 widens it to BIGINT, 3k+3 drops the column before it.
+func (w *ddlWriter) ddl(round int) error {
+	k := round/3 + 1
+	c := fmt.Sprintf("c%d", k)
+	var stmt string
+	switch round % 3 {
+	case 0:
+		stmt = "ADD COLUMN " + c + " INT NULL"
+	case 1:
+		stmt = "MODIFY COLUMN " + c + " BIGINT NULL"
+	default:
+		if len(w.cols) < 2 {
+			return nil
+		}
+		stmt = "DROP COLUMN " + w.cols[0]
+	}
+	if _, err := w.conn.ExecContext(context.Background(), "ALTER TABLE "+w.db.name+"."+eoTable+" "+stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	switch round % 3 {
+	case 0:
+		w.cols, w.types[c] = append(w.cols, c), "int"
+	case 1:
+		w.types[c] = "bigint"
+	default:
+		w.cols = w.cols[1:]
+	}
+	gtid, err := w.lastGTID()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.ddls = append(w.ddls, gtid+" "+stmt)
+	w.mu.Unlock()
+	return nil
+}
+
+// SIGKILL at random moments while one session commits transactions and,
+// every 20-60 of them, an ALTER TABLE (ADD COLUMN c<k> INT, MODIFY it to
+// BIGINT, DROP COLUMN of the one before), half of the kills right after a
+// DDL commits: every row change is in the topic exactly once (read
+// committed), encoded with the table's schema at its GTID: its before and
+// after images have exactly the columns MariaDB's SELECT * returned in the
+// transaction, with MariaDB's values (a BIGINT value above INT's range
+// right after the MODIFY); tidemark verify agrees.
+func TestKillDuringSchemaChange(t *testing.T) {
+	e, dbs := ledgerSetup(t, 0)
+	cfg := writeConfig(t, e.config([]int{0}, ""))
+	k := newKiller(t, cfg, 1)
+	l := newLedger()
+	conn, err := dbs[0].Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	w := &ddlWriter{db: dbs[0], conn: conn, shard: "shard1", l: l, want: map[string]ddlExpect{}, types: map[string]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	ddlDone := make(chan struct{}, 1)
+	werr := make(chan error, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), 11))
+		round := 0
+		for ctx.Err() == nil {
+			for range 20 + rng.IntN(40) {
+				if err := w.txn(rng); err != nil {
+					werr <- err
+					return
+				}
+				time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+			}
+			if err := w.ddl(round); err != nil {
+				werr <- err
+				return
+			}
+			round++
+			select {
+			case ddlDone <- struct{}{}:
+			default:
+			}
+		}
+		werr <- nil
+	}()
+	kills := killsPerScenario()
+	for i := range kills {
+		how := "at a random moment"
+		if i%2 == 0 {
+			select {
+			case <-ddlDone: // a stale one: wait for the next
+			default:
+			}
+			select {
+			case <-ddlDone:
+			case err := <-werr:
+				t.Fatalf("workload: %v", err)
+			}
+			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
+			how = "right after a DDL"
+		} else {
+			time.Sleep(time.Duration(200+rand.IntN(1200)) * time.Millisecond)
+		}
+		k.kill()
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		k.start()
+		w.mu.Lock()
+		t.Logf("kill %d of %d %s survived (%d DDLs, %d transactions so far)", i+1, kills, how, len(w.ddls), l.txns)
+		w.mu.Unlock()
+	}
+	time.Sleep(time.Second)
+	cancel()
+	if err := <-werr; err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	n := waitExactlyOnce(t, e, l)
+
+	dec := e.decoder(t)
+	topic := e.topic(eoTable)
+	var problems []string
+	checked := 0
+	show := func(r map[string]any) string {
+		keys := make([]string, 0, len(r))
+		for c, v := range r {
+			keys = append(keys, fmt.Sprintf("%s=%v", c, v))
+		}
+		sort.Strings(keys)
+		return strings.Join(keys, " ")
+	}
+	compare := func(id, which string, got map[string]any, want ddlRow, columns string) {
+		if want == nil {
+			if got != nil {
+				problems = append(problems, fmt.Sprintf("%s: a %s image %s, MariaDB had no row", id, which, show(got)))
+			}
+			return
+		}
+		text := map[string]string{}
+		for c, v := range got {
+			text[c] = fmt.Sprint(v)
+			if v == nil {
+				text[c] = "NULL"
+			}
+		}
+		if fmt.Sprint(text) != fmt.Sprint(map[string]string(want)) {
+			problems = append(problems, fmt.Sprintf("%s (columns then: %s): %s image %v, MariaDB's %v", id, columns, which, text, map[string]string(want)))
+		}
+	}
+	for _, r := range e.readTopic(t, topic) {
+		id := string(r.Headers[serde.HeaderEventID])
+		if r.Value == nil || strings.Contains(id, "/snapshot-") {
+			continue
+		}
+		rec, err := dec.Decode(context.Background(), r.Key, r.Value)
+		if err != nil {
+			t.Fatalf("decode %s: %v", id, err)
+		}
+		x, ok := w.want[strings.TrimSuffix(id, "/0")]
+		if !ok {
+			problems = append(problems, "no expectation for "+id)
+			continue
+		}
+		compare(id, "before", rec.Before, x.before, x.columns)
+		compare(id, "after", rec.After, x.after, x.columns)
+		checked++
+	}
+	if err := problemsError(problems); err != nil {
+		t.Fatalf("%v\nDDLs: %v", err, w.ddls)
+	}
+	t.Logf("%d kills, %d DDLs, %d transactions, %d record ids exactly once, %d row images compared with MariaDB's",
+		kills, len(w.ddls), l.txns, n, checked)
+	t.Logf("verify: %s", verifyAgrees(t, cfg))
 }
