@@ -28,6 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+
 	"github.com/tidemark-cdc/tidemark/daemon"
 	"github.com/tidemark-cdc/tidemark/serde"
 )
@@ -664,5 +667,256 @@ func TestKillDuringSchemaChange(t *testing.T) {
 	}
 	t.Logf("%d kills, %d DDLs, %d transactions, %d record ids exactly once, %d row images compared with MariaDB's",
 		kills, len(w.ddls), l.txns, n, checked)
+	t.Logf("verify: %s", verifyAgrees(t, cfg))
+}
+
+// bucketNames lists a bucket's object names.
+func bucketNames(t *testing.T, client *storage.Client, bucket string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	it := client.Bucket(bucket).Objects(context.Background(), nil)
+	for {
+		a, err := it.Next()
+		if err == iterator.Done {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[a.Name] = true
+	}
+}
+
+// blobExpect is MariaDB's SHA2(body, 256) before and after one row change
+// ("" for no row).
+type blobExpect struct{ before, after string }
+
+// writeBlobs commits transactions of 1-2 changes of rows with a LONGBLOB
+// body on db until ctx is done, noting them in l and their bodies'
+// SHA-256 (MariaDB's SHA2) in want: mostly random bodies of 20-200 KB (over
+// the 16 KiB threshold, incompressible: offloaded), some of 1 KB (inline),
+// every 40th of 3 MB.
+func writeBlobs(ctx context.Context, db *sqlDB, shard string, base int64, l *gtidLedger, mu *sync.Mutex, want map[string]blobExpect) error {
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewPCG(uint64(base), 13))
+	table := db.name + "." + eoTable
+	sum := func(tx *sql.Tx, id int64) (string, error) {
+		var s sql.NullString
+		err := tx.QueryRow("SELECT SHA2(body, 256) FROM "+table+" WHERE id = ?", id).Scan(&s)
+		if err == sql.ErrNoRows {
+			return "", nil
+		}
+		return s.String, err
+	}
+	body := func() []byte {
+		n := 20_000 + rng.IntN(180_000)
+		switch r := rng.IntN(40); {
+		case r == 0:
+			n = 3 << 20
+		case r < 8:
+			n = 1000
+		}
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	var live []int64
+	next := base
+	for txns := 0; ctx.Err() == nil; txns++ {
+		tx, err := c.BeginTx(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		n := 1 + rng.IntN(2)
+		exp := make([]blobExpect, n)
+		dels := map[int]bool{}
+		kept := append([]int64(nil), live...)
+		for i := range n {
+			var q string
+			var args []any
+			var id int64
+			switch op := rng.IntN(10); {
+			case op < 5 || len(kept) == 0:
+				next++
+				id = next
+				q, args = "INSERT INTO "+table+" VALUES (?, ?, ?)", []any{id, rng.Int64N(1000), body()}
+				kept = append(kept, id)
+			case op < 8:
+				id = kept[rng.IntN(len(kept))]
+				q, args = "UPDATE "+table+" SET v = v + 1, body = ? WHERE id = ?", []any{body(), id}
+			default:
+				j := rng.IntN(len(kept))
+				id = kept[j]
+				kept = append(kept[:j], kept[j+1:]...)
+				q, args = "DELETE FROM "+table+" WHERE id = ?", []any{id}
+				dels[i+1] = true
+			}
+			before, err := sum(tx, id)
+			if err == nil {
+				_, err = tx.Exec(q, args...)
+			}
+			var after string
+			if err == nil {
+				after, err = sum(tx, id)
+			}
+			if err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", q, err)
+			}
+			exp[i] = blobExpect{before, after}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		var gtid string
+		if err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&gtid); err != nil {
+			return err
+		}
+		live = kept
+		mu.Lock()
+		for i, x := range exp {
+			want[shard+"/"+gtid+"/"+strconv.Itoa(i+1)] = x
+		}
+		mu.Unlock()
+		l.mu.Lock()
+		l.rows[shard+"/"+gtid] = n
+		l.deletes[shard+"/"+gtid] = dels
+		l.txns++
+		l.mu.Unlock()
+		time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond)
+	}
+	return nil
+}
+
+// SIGKILL at random moments while two shards stream rows with large
+// LONGBLOB bodies through the claim-check (GCS emulator, threshold 16 KiB):
+// every row change is read committed exactly once; the Go decoder's body of
+// every before and after image has the SHA-256 MariaDB's SHA2(body, 256)
+// gave inside the transaction; and the bucket holds exactly the objects the
+// committed records point to, one per offloaded record: a record replayed
+// after a kill found its first attempt's object (deterministic names) and
+// left no second one.
+func TestKillDuringOffload(t *testing.T) {
+	e := newE2E(t, stackEnv(t))
+	dbs := e.createShardDBs(t, 0, 1)
+	for _, db := range dbs {
+		exec(t, db.DB, "CREATE TABLE "+db.name+"."+eoTable+" (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, body LONGBLOB)")
+	}
+	client, bucket := newBucket(t)
+	cfg := writeConfig(t, e.config([]int{0, 1}, largeRecordsConfig(t, bucket)+"  threshold: 16KiB\n"))
+	k := newKiller(t, cfg, 2)
+	l := newLedger()
+	var mu sync.Mutex
+	want := map[string]blobExpect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, len(dbs))
+	for i, db := range dbs {
+		go func() {
+			errs <- writeBlobs(ctx, db, fmt.Sprintf("shard%d", i+1), int64(i+1)*1_000_000_000, l, &mu, want)
+		}()
+	}
+	kills := killsPerScenario()
+	prev := 0
+	for i := range kills {
+		// Each kill lands while records are being offloaded: after the
+		// process has stored objects of its own, at a random moment.
+		eventually(t, 2*time.Minute, "objects offloaded since the last kill", func() error {
+			if c := len(bucketNames(t, client, bucket)); c <= prev {
+				return fmt.Errorf("%d objects", c)
+			}
+			return nil
+		})
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		objects := len(bucketNames(t, client, bucket))
+		prev = objects
+		k.kill()
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		k.start()
+		t.Logf("kill %d of %d survived (%d objects in the bucket at the kill, %d transactions so far)", i+1, kills, objects, l.txns)
+	}
+	time.Sleep(time.Second)
+	cancel()
+	for range dbs {
+		if err := <-errs; err != nil {
+			t.Fatalf("workload: %v", err)
+		}
+	}
+	n := waitExactlyOnce(t, e, l)
+
+	topic := e.topic(eoTable)
+	dec := e.decoder(t)
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	referenced := map[string]int{}
+	offloaded, inline, images := 0, 0, 0
+	body := func(img map[string]any) string {
+		if img == nil {
+			return ""
+		}
+		b, _ := img["body"].([]byte)
+		s := sha256.Sum256(b)
+		return hex.EncodeToString(s[:])
+	}
+	for _, r := range e.readTopic(t, topic) {
+		id := string(r.Headers[serde.HeaderEventID])
+		if r.Value == nil || strings.Contains(id, "/snapshot-") {
+			continue
+		}
+		rec, err := dec.DecodeRecord(context.Background(), r.serde(topic))
+		if err != nil {
+			t.Fatalf("decode %s: %v", id, err)
+		}
+		x, ok := want[strings.TrimSuffix(id, "/0")]
+		if !ok {
+			add("no expectation for %s", id)
+			continue
+		}
+		if got := body(rec.Before); got != x.before {
+			add("%s: before image's body SHA-256 %s, MariaDB's %s", id, got, x.before)
+		}
+		if got := body(rec.After); got != x.after {
+			add("%s: after image's body SHA-256 %s, MariaDB's %s", id, got, x.after)
+		}
+		images++
+		if rec.ClaimCheck == serde.ClaimOffloaded {
+			offloaded++
+			uri := string(r.Headers[serde.HeaderClaimCheckObject])
+			name, ok := strings.CutPrefix(uri, "gs://"+bucket+"/")
+			if !ok {
+				add("%s: object %q not in gs://%s", id, uri, bucket)
+			}
+			referenced[name]++
+		} else {
+			inline++
+		}
+	}
+	objects := bucketNames(t, client, bucket)
+	for name, c := range referenced {
+		if c > 1 {
+			add("object %s referenced by %d records", name, c)
+		}
+		if !objects[name] {
+			add("object %s referenced, not in the bucket", name)
+		}
+	}
+	for name := range objects {
+		if referenced[name] == 0 {
+			add("object %s in the bucket, referenced by no committed record (a replay's duplicate?)", name)
+		}
+	}
+	if offloaded == 0 || inline == 0 {
+		add("%d records offloaded and %d not: the workload missed a form", offloaded, inline)
+	}
+	if err := problemsError(problems); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d kills, %d transactions, %d record ids exactly once, %d records' bodies equal MariaDB's SHA2 (%d offloaded, %d inline); %d objects, one per offloaded record",
+		kills, l.txns, n, images, offloaded, inline, len(objects))
 	t.Logf("verify: %s", verifyAgrees(t, cfg))
 }
