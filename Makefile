@@ -30,11 +30,14 @@ integration: stack-up
 		exit $${PIPESTATUS[0]}
 
 # The fault tests' long version: SIGKILL of the daemon KILLS times (default
-# 20) while two shards stream transactions, then every committed row must be
-# in Kafka exactly once; and the two-daemons fencing test. make test runs 5.
+# 20) per scenario (while two shards stream transactions, during a snapshot,
+# around schema changes, while large records are offloaded), then every
+# committed row must be in Kafka exactly once; and the two-daemons tests
+# (fencing, one server_id). make test runs 5 kills of the streaming
+# scenario and 3 of each other (TIDEMARK_EO_KILLS, TIDEMARK_KILLS).
 soak: stack-up
-	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 TIDEMARK_EO_KILLS=$(or $(KILLS),20) \
-		$(GO) test -count=1 -timeout 30m -v -run 'TestExactlyOnce' ./integration/ 2>&1 \
+	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 TIDEMARK_EO_KILLS=$(or $(KILLS),20) TIDEMARK_KILLS=$(or $(KILLS),20) \
+		$(GO) test -count=1 -timeout 60m -v -run 'TestExactlyOnce|TestKill' ./integration/ 2>&1 \
 		| grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
 
 # Brings the stack up, writes a sample workload to two shards and shows the
