@@ -142,6 +142,7 @@ func Classify(err error) Class {
 		conn        *binlog.ConnectionError
 		netErr      net.Error
 		se          *stageError
+		firstEOF    *kgo.ErrFirstReadEOF
 	)
 	switch {
 	case err == nil:
@@ -219,6 +220,14 @@ func Classify(err error) Class {
 		}
 		return Class{"kafka", Transient} // leadership changes, timeouts, unknown topic (recreated on restart)
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries), errors.Is(err, router.ErrClosed):
+		return Class{"kafka", Transient}
+	case errors.As(err, &firstEOF):
+		// A broker connection closed before its first answer: what a
+		// plaintext client sees from a TLS listener, but also every
+		// connection reset while a broker restarts or the network drops
+		// them (the fault tests' toxiproxy reset_peer). A bounded retry
+		// would park the shard for good after a long enough outage; the
+		// message still asks about TLS in /status if it never heals.
 		return Class{"kafka", Transient}
 
 	// Connections and time.

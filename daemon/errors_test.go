@@ -106,6 +106,7 @@ func TestClassify(t *testing.T) {
 		{"unknown topic", produce(kerr.UnknownTopicOrPartition), "kafka", Transient},
 		{"not enough replicas", produce(kerr.NotEnoughReplicas), "kafka", Transient},
 		{"record timeout", produce(kgo.ErrRecordTimeout), "kafka", Transient},
+		{"connection reset before the first answer", produce(&kgo.ErrFirstReadEOF{}), "kafka", Transient},
 		{"writer closed", inStage(stageKafka, router.ErrClosed), "kafka", Transient},
 		{"kafka network error", inStage(stageKafka, fmt.Errorf("fetch: %w", netErr)), "kafka", Transient},
 

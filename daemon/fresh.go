@@ -1,6 +1,10 @@
 package daemon
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/tidemark-cdc/tidemark/change"
+)
 
 // freshShards is the set of this process's shards that started without a
 // stored position during its lifetime: new shards, like the one asking. One
@@ -41,4 +45,50 @@ func (f *freshShards) others(others []string) []string {
 		}
 	}
 	return out
+}
+
+// firstStart remembers where a shard that found no stored position started
+// streaming in this process, until a position of it is in Kafka. A lifetime
+// that fails before its first commit (the broker died during the start
+// snapshot, say) must not make the next one start at the server's current
+// position again: every change committed in between would be skipped. The
+// next lifetime that finds no stored position resumes here instead, and
+// writes those changes again (the first lifetime's transaction was aborted).
+//
+// Only positions with GTIDs are kept: a file and offset belong to one server,
+// and the next lifetime may use another one (failover); such a shard starts
+// at the current position as before. Safe for concurrent use (the reader's
+// goroutine reports streaming, the supervisor's asks).
+type firstStart struct {
+	mu     sync.Mutex
+	pos    change.Position
+	stored bool // a position of the shard is (or was) in Kafka: never resume here
+}
+
+// streaming records the first start of the shard's stream.
+func (f *firstStart) streaming(from change.Position) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pos.IsZero() && from.GTIDSet != "" {
+		f.pos = from
+	}
+}
+
+// storedPosition records that a position of the shard is in Kafka (loaded or
+// committed): from then on the stored one is the truth.
+func (f *firstStart) storedPosition() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stored = true
+}
+
+// resume returns the position to start at when none is stored: the first
+// start's, if the shard streamed before and never stored a position.
+func (f *firstStart) resume() (change.Position, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stored || f.pos.IsZero() {
+		return change.Position{}, false
+	}
+	return f.pos, true
 }

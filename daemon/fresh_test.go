@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/tidemark-cdc/tidemark/change"
 )
 
 func TestFreshShardsOthers(t *testing.T) {
@@ -53,5 +55,36 @@ func TestFreshShardsConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := f.others(append(names, "other")); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("after every shard marked itself: others = %v, want [other]", got)
+	}
+}
+
+// A shard without a stored position resumes at its first start until a
+// position of it is stored; positions without GTIDs are never kept.
+func TestFirstStart(t *testing.T) {
+	gtid := func(s string) change.Position { return change.Position{Flavor: change.FlavorMariaDB, GTIDSet: s} }
+	file := change.Position{Flavor: change.FlavorMariaDB, File: "bin.000001", Pos: 4}
+	for _, tc := range []struct {
+		name   string
+		events func(f *firstStart)
+		want   change.Position // zero: start at the server's current position
+	}{
+		{"never streamed", func(f *firstStart) {}, change.Position{}},
+		{"failed before the first commit", func(f *firstStart) { f.streaming(gtid("1-1-10")) }, gtid("1-1-10")},
+		{"the first start wins over later ones", func(f *firstStart) {
+			f.streaming(gtid("1-1-10"))
+			f.streaming(gtid("1-1-20")) // a reconnect, or a lifetime that failed too
+		}, gtid("1-1-10")},
+		{"committed since", func(f *firstStart) { f.streaming(gtid("1-1-10")); f.storedPosition() }, change.Position{}},
+		{"resumed from a stored position", func(f *firstStart) { f.storedPosition(); f.streaming(gtid("1-1-10")) }, change.Position{}},
+		{"a file and offset stay on their server", func(f *firstStart) { f.streaming(file) }, change.Position{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f firstStart
+			tc.events(&f)
+			got, ok := f.resume()
+			if got.String() != tc.want.String() || ok != !tc.want.IsZero() {
+				t.Errorf("resume() = %v, %v; want %v", got, ok, tc.want)
+			}
+		})
 	}
 }

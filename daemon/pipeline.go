@@ -99,6 +99,7 @@ type pipeline struct {
 	start       string       // what to do without a stored position: "current"
 	acceptNew   bool         // accept_missing_position: no refusal when other shards have positions
 	fresh       *freshShards // shared by the daemon's pipelines: who started without a position
+	firstStart  firstStart   // where it started streaming without a stored position, until one is stored
 	hosts       []shardHost  // the shard's servers, in the order they are tried (failover.go)
 	host        atomic.Int32 // index in hosts of the one the next lifetime streams from
 }
@@ -211,6 +212,7 @@ func (p *pipeline) lifetime(ctx context.Context) error {
 	rcfg := p.routerCfg
 	rcfg.OnCommit = func(pos change.Position) {
 		p.hook(stageKafka)
+		p.firstStart.storedPosition()
 		p.tracker.committed(pos)
 	}
 	rw, err := router.NewWriter(rcfg, p.shard, p.baseLog, p.stages.router)
@@ -283,7 +285,7 @@ func (p *pipeline) lifetime(ctx context.Context) error {
 	if err := reader.Check(readCtx, pos); err != nil {
 		return stopEarly(inStage(stageBinlog, err))
 	}
-	if !pos.IsZero() {
+	if found {
 		p.tracker.committed(pos)
 	}
 	defer p.metrics.state.WithLabelValues(p.shard).Set(0)
@@ -365,10 +367,20 @@ func (p *pipeline) startPosition(ctx context.Context, w recordWriter) (change.Po
 		return change.Position{}, false, inStage(stageKafka, fmt.Errorf("load position: %w", err))
 	}
 	if found {
+		p.firstStart.storedPosition()
 		p.log.Info("resuming", "position", pos.String())
 		return pos, true, nil
 	}
 	topic := p.routerCfg.PositionsTopic
+	if first, ok := p.firstStart.resume(); ok {
+		// An earlier lifetime of this process started without a position
+		// and failed before its first commit: start where it did, so that
+		// nothing committed since is skipped (and snapshot again: its
+		// start snapshot was not committed either).
+		p.log.Warn("no stored position yet: resuming where this shard first started, its first commit did not reach Kafka",
+			"position", first.String(), "positions_topic", topic)
+		return first, false, nil
+	}
 	if !p.acceptNew {
 		listed, err := w.OtherShards(ctx)
 		if err != nil {
@@ -446,6 +458,7 @@ func goStage(g *errgroup.Group, stage string, fail func(), fn func() error) {
 // its binlog connection is open (again, after an in-place reconnect): only
 // now is the shard ready, since a row committed from here on is captured.
 func (p *pipeline) streaming(from change.Position) {
+	p.firstStart.streaming(from)
 	p.tracker.streaming(from)
 	p.metrics.state.WithLabelValues(p.shard).Set(1)
 }

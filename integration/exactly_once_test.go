@@ -64,7 +64,7 @@ func writeTransactions(ctx context.Context, db *sqlDB, shard string, base int64,
 			switch op := rng.IntN(10); {
 			case op < 5 || len(kept) == 0:
 				next++
-				q, args = "INSERT INTO "+db.name+"."+eoTable+" VALUES (?, ?)", []any{next, rng.Int64N(1000)}
+				q, args = "INSERT INTO "+db.name+"."+eoTable+" (id, v) VALUES (?, ?)", []any{next, rng.Int64N(1000)}
 				kept = append(kept, next)
 			case op < 8:
 				q, args = "UPDATE "+db.name+"."+eoTable+" SET v = v + 1 WHERE id = ?", []any{kept[rng.IntN(len(kept))]}
