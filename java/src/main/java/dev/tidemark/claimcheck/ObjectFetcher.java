@@ -102,7 +102,7 @@ final class ObjectFetcher {
                     }
                     String text = new String(body.readNBytes(512), StandardCharsets.UTF_8).strip();
                     if (code == 404) {
-                        throw new NotFound("GCS answered 404 for " + uri.getPath() + ": " + text);
+                        throw new NotFound("GCS answered 404 for " + uri.getRawPath() + ": " + text);
                     }
                     if (code == 401 || code == 403) {
                         throw new Fatal("GCS answered " + code + " (check " + ClaimCheckConfig.GCS_AUTH
