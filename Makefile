@@ -6,7 +6,7 @@ BIN := bin/tidemark
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build test unit integration soak demo bench bench-go fuzz stack-up stack-down stack-status fmt vet
+.PHONY: all build test unit java integration soak demo bench bench-go fuzz stack-up stack-down stack-status fmt vet
 
 all: build
 
@@ -19,10 +19,16 @@ vet:
 # Everything: unit tests, then the integration tests against the real stack
 # (brought up if it is not running). Under TIDEMARK_REQUIRE_STACK=1 a missing
 # part of the stack fails the run instead of skipping.
-test: vet unit integration
+test: vet unit java integration
 
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
+
+# The Java claim-check deserializer (java/): built and unit-tested with the
+# stack's Maven and local repository (~/.cache/tidemark/m2; offline once
+# fetched). TestJavaClaimCheckDeserializer runs its jar against the stack.
+java:
+	java/build
 
 integration: stack-up
 	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 20m -v ./integration/... 2>&1 \
