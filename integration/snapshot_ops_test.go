@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -370,9 +369,21 @@ func TestSnapshotPacing(t *testing.T) {
 
 	t.Run("latency pacing throttles when the source slows", func(t *testing.T) {
 		// The defaults pace by latency; the cap keeps the table from
-		// finishing before the load starts.
-		cfg := strings.Replace(e.snapshotConfig([]int{0}, "current", 64, 2),
-			"    readers: 2\n", "    readers: 2\n    max_rows_per_second: 300\n", 1)
+		// finishing before the source slows (2000 rows: 5 s at least), and
+		// is above the pacer's floor (200 rows/s), so a throttle shows.
+		const rowCap = 400
+		// The daemon reaches the shard through a toxiproxy, whose latency
+		// toxic is the slowdown: the probe (SELECT 1) and the chunk reads
+		// answer 30 ms later, on any machine. CPU load on the source was
+		// not enough: the kernel schedules a short query between CPU-bound
+		// ones within a fraction of a millisecond.
+		n := startToxiproxy(t)
+		pe := *e
+		proxied := *s
+		proxied.Shards = append([]string{n.add(t, "mysql-shard1", "127.0.0.1:0", s.Shards[0])}, s.Shards[1:]...)
+		pe.s = &proxied
+		cfg := strings.Replace(pe.snapshotConfig([]int{0}, "current", 64, 2),
+			"    readers: 2\n", fmt.Sprintf("    readers: 2\n    max_rows_per_second: %d\n", rowCap), 1)
 		d := startDaemon(t, cfg)
 		d.waitStreaming(t)
 		metrics := func() string {
@@ -386,21 +397,20 @@ func TestSnapshotPacing(t *testing.T) {
 			}
 			return nil
 		})
-		// CPU-bound statements, more than the machine has cores: every
-		// statement on the source, the probe's too, waits for a CPU.
-		unload := sourceLoad(t, s, dbs[0].DB, 2*runtime.NumCPU(), "SELECT BENCHMARK(5000000000, MD5('tidemark'))")
-		defer unload()
+		slow := n.inject(t, "mysql", toxic{"latency", "latency", "downstream", `{"latency": 30}`})
+		defer func() { slow() }() // the one set last: removed once
 		eventually(t, time.Minute, "the readers throttled", func() error {
 			m := metrics()
 			if n := metricSum(m, "tidemark_snapshot_throttles_total"); n < 1 {
 				return fmt.Errorf("no throttle yet:\n%s", grepLines(m, "tidemark_snapshot_source_latency"))
 			}
-			if r := metricSum(m, "tidemark_snapshot_paced_rows_per_second"); r >= 300 {
+			if r := metricSum(m, "tidemark_snapshot_paced_rows_per_second"); r >= rowCap {
 				return fmt.Errorf("paced at %g rows/s", r)
 			}
 			return nil
 		})
-		unload()
+		slow()
+		slow = func() {}
 		done := waitSnapshot(t, d, st.ID, "done", 2*time.Minute)
 		if tb := done.Shards[0].Tables[0]; tb.Rows != 2000 {
 			t.Errorf("latency-paced snapshot: %+v", tb)

@@ -163,11 +163,14 @@ func (p *pacer) decide(cur time.Duration) {
 	}
 	limit := time.Duration(float64(p.baseline)*(1+p.rise)) + latencySlack
 	v := p.rate()
+	// The floor keeps the snapshot moving, but never above the user's
+	// max_rows_per_second: a cap of 100 stays a cap under load.
+	floor := min(minPacedRate, p.ceiling)
 	if cur > limit {
-		if v > minPacedRate {
+		if v > floor {
 			p.r.metrics.throttles.WithLabelValues(p.r.shard).Inc()
 		}
-		p.setRate(max(minPacedRate, v*rateCut))
+		p.setRate(max(floor, v*rateCut))
 		return
 	}
 	p.setRate(min(p.ceiling, v*rateGrowth))

@@ -51,6 +51,26 @@ func TestPacerFollowsLatency(t *testing.T) {
 	}
 }
 
+// Under a max_rows_per_second below the floor, a slow source halves the
+// rate down from the cap and the floor never lifts it above the cap.
+func TestPacerFloorUnderLowCap(t *testing.T) {
+	p := testPacer(120)
+	p.baseline = time.Millisecond
+	if p.rate() != 120 {
+		t.Fatalf("starts at %g rows/s, want the cap 120", p.rate())
+	}
+	p.decide(time.Second)
+	if p.rate() != 120 {
+		t.Errorf("throttled under a cap of 120: %g rows/s, want to stay at most the cap", p.rate())
+	}
+	for range 10 {
+		p.decide(time.Second)
+		if p.rate() > 120 {
+			t.Fatalf("throttled above the cap: %g rows/s", p.rate())
+		}
+	}
+}
+
 // A slow rate reads small chunks (a tenth of a second's worth), never
 // fewer than smallestChunk rows, never more than asked.
 func TestPacerChunkLimit(t *testing.T) {
