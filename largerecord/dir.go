@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -94,12 +95,35 @@ func (s *dirStore) Get(_ context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	// Lstat first: a pointer naming a FIFO would block the open, a symlink
+	// (to /dev/zero, say) would read another file. Objects are regular files.
+	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("get %s: %w: not a regular file (%s)", s.URI(name), ErrCorrupt, st.Mode().Type())
+	}
+	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("get %s: %w", s.URI(name), ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", s.URI(name), err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.URI(name), err)
+	}
+	if !st.Mode().IsRegular() || st.Size() > MaxObjectBytes {
+		return nil, fmt.Errorf("get %s: %w: %d bytes, not a regular file of at most %d", s.URI(name), ErrTooLarge, st.Size(), int64(MaxObjectBytes))
+	}
+	// Exactly the file's size, as the GCS store reads (no buffer doubling);
+	// objects are written once (link of a synced file), so a file that is
+	// not that long, or longer, was not written by a store.
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.URI(name), err)
+	}
+	if n, _ := f.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("get %s: %w: the file grew while read", s.URI(name), ErrCorrupt)
 	}
 	return b, nil
 }

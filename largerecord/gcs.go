@@ -111,6 +111,9 @@ func (s *gcsStore) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, s.wrap("get", name, err)
 	}
 	defer r.Close()
+	if r.Attrs.Size > MaxObjectBytes {
+		return nil, s.wrap("get", name, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, r.Attrs.Size, int64(MaxObjectBytes)))
+	}
 	// Exactly the object's size, read to EOF (so the client checks its
 	// CRC32C): no buffer growth doubling a 40 MB object in memory.
 	b := make([]byte, max(r.Attrs.Size, 0))

@@ -7,6 +7,13 @@ import (
 	"time"
 )
 
+// MaxObjectBytes bounds what Get reads: the largest value the claim-check
+// accepts (1 GiB, MariaDB's max_allowed_packet ceiling) sealed, plus zstd's
+// worst-case growth. A pointer forged to name a huge object (any file of
+// the directory store's root, any object of the bucket) is refused before
+// it is read, not allocated.
+const MaxObjectBytes = 1<<30 + 1<<20
+
 // Store is a blob store for claim-checked values. Implementations are safe
 // for concurrent use.
 type Store interface {
@@ -17,7 +24,7 @@ type Store interface {
 	// error wrapping ErrConflict.
 	Put(ctx context.Context, name string, data []byte) error
 	// Get reads an object; a missing one is an error wrapping ErrNotFound
-	// that names it.
+	// that names it, one over MaxObjectBytes an error wrapping ErrTooLarge.
 	Get(ctx context.Context, name string) ([]byte, error)
 	// Delete removes the object as List described it: if it was written
 	// (or refreshed by an idempotent Put) since, it is kept and the error

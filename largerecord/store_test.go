@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -153,5 +154,44 @@ func TestDirStoreReplayRefreshesForGC(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, name); err != nil {
 		t.Fatalf("the replayed object is gone: %v", err)
+	}
+}
+
+// A pointer is data from Kafka: whatever name it carries, the directory
+// store reads only regular files of at most MaxObjectBytes, and never
+// follows a symlink out of its root or blocks on a FIFO.
+func TestDirStoreGetRefusesWhatNoPutWrote(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "t/shard1/1-1-1/"
+	if err := os.MkdirAll(filepath.Join(dir, prefix), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	huge, err := os.Create(filepath.Join(dir, prefix+"0-huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := huge.Truncate(MaxObjectBytes + 1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	huge.Close()
+	if _, err := s.Get(ctx, prefix+"0-huge"); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Get of a %d-byte file: %v, want ErrTooLarge", int64(MaxObjectBytes+1), err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, prefix+"0-link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, prefix+"0-link"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of a symlink: %v, want ErrCorrupt", err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, prefix+"0-fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, prefix+"0-fifo"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of a FIFO: %v, want ErrCorrupt", err)
 	}
 }
