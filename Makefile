@@ -38,12 +38,16 @@ integration: stack-up
 # The fault tests' long version: SIGKILL of the daemon KILLS times (default
 # 20) per scenario (while two shards stream transactions, during a snapshot,
 # around schema changes, while large records are offloaded), then every
-# committed row must be in Kafka exactly once; and the two-daemons tests
-# (fencing, one server_id). make test runs 5 kills of the streaming
-# scenario and 3 of each other (TIDEMARK_EO_KILLS, TIDEMARK_KILLS).
+# committed row must be in Kafka exactly once; the two-daemons tests
+# (fencing, one server_id); and the service and network faults (broker
+# killed, registry down, shard restarted, GCS down, toxiproxy) ROUNDS times
+# each (default 3). make test runs 5 kills of the streaming scenario, 3 of
+# each other and one round of faults (TIDEMARK_EO_KILLS, TIDEMARK_KILLS,
+# TIDEMARK_FAULT_ROUNDS).
 soak: stack-up
 	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 TIDEMARK_EO_KILLS=$(or $(KILLS),20) TIDEMARK_KILLS=$(or $(KILLS),20) \
-		$(GO) test -count=1 -timeout 60m -v -run 'TestExactlyOnce|TestKill' ./integration/ 2>&1 \
+		TIDEMARK_FAULT_ROUNDS=$(or $(ROUNDS),3) \
+		$(GO) test -count=1 -timeout 90m -v -run 'TestExactlyOnce|TestKill|TestFault' ./integration/ 2>&1 \
 		| grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
 
 # Brings the stack up, writes a sample workload to two shards and shows the

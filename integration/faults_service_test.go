@@ -19,7 +19,7 @@ import (
 // (shard, GTID, row) exactly once and tidemark verify finds no difference.
 // TIDEMARK_FAULT_ROUNDS repeats each fault (1 in make test; make soak runs
 // more), TIDEMARK_FAULT_REGISTRY_OUTAGE sets the registry's outage in
-// seconds (10 in make test, 30 in make soak).
+// seconds (default 30).
 
 // faultRun is one fault test's daemon, workload and what its shards showed.
 type faultRun struct {
@@ -239,7 +239,7 @@ func TestFaultKafkaBrokerKilled(t *testing.T) {
 func TestFaultRegistryDown(t *testing.T) {
 	restoreStack(t)
 	r := startFaultRun(t, "", nil)
-	outage := time.Duration(envInt("TIDEMARK_FAULT_REGISTRY_OUTAGE", 10)) * time.Second
+	outage := time.Duration(envInt("TIDEMARK_FAULT_REGISTRY_OUTAGE", 30)) * time.Second
 	rounds := envInt("TIDEMARK_FAULT_ROUNDS", 1)
 	for i := range rounds {
 		stopWatch := r.watch()
