@@ -200,6 +200,14 @@ func (t *shardTracker) committed(pos change.Position) {
 	t.mu.Unlock()
 }
 
+// committedPosition is the last position committed to Kafka, as /status
+// shows it ("" before the first).
+func (t *shardTracker) committedPosition() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.commitPos.String()
+}
+
 func (t *shardTracker) snapshot() ShardStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()

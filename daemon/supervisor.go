@@ -27,7 +27,10 @@ const maxBoundedAttempts = 10
 // row; a Terminal one (or a Bounded one past its limit) parks the shard in
 // StateFailed with the error, its class and what to do in /status. The
 // backoff and the attempt count reset once a pipeline has run for
-// stableAfter. The supervisor is the only place that logs a pipeline error
+// stableAfter, or has committed a new position to Kafka: a lifetime that
+// made progress ended a past incident, so the next failure is a new one
+// and is retried from minBackoff (three registry outages a minute apart
+// must not leave the third waiting a minute and more after it healed). The supervisor is the only place that logs a pipeline error
 // and counts it in metrics. One shard's failure never touches the others:
 // each has its own supervisor goroutine, and a panic anywhere in a
 // pipeline's goroutines ends only that pipeline (see pipeline.go).
@@ -78,6 +81,7 @@ func (s *supervisor) Run(ctx context.Context) error {
 			case <-lifetime.Done():
 			}
 		}()
+		before := s.tracker.committedPosition()
 		err := s.runOnce(lifetime)
 		end()
 		if ctx.Err() == nil && restarted.Load() {
@@ -98,7 +102,7 @@ func (s *supervisor) Run(ctx context.Context) error {
 		}
 		class := s.classify(err)
 		s.metrics.errors.WithLabelValues(s.shard, class.Name).Inc()
-		if time.Since(started) > s.stableAfter {
+		if time.Since(started) > s.stableAfter || s.tracker.committedPosition() != before {
 			bo.Reset()
 			attempts = 0
 		}

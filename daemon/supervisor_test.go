@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -127,6 +128,36 @@ func TestSupervisorShowsNextRetry(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A lifetime that committed a new position ended the incident: the next
+// failure starts over (backoff from minBackoff, attempt 1, which the
+// status shows), so a Bounded error that each lifetime gets past never
+// parks the shard; without progress the attempts add up.
+func TestSupervisorStartsOverAfterProgress(t *testing.T) {
+	calls := 0
+	var attempts []int // the retry attempt /status shows as each run starts
+	var s *supervisor
+	s, _ = testSupervisor(func(ctx context.Context) error {
+		if calls > 0 {
+			attempts = append(attempts, s.tracker.snapshot().RetryAttempt)
+		}
+		calls++
+		if calls > 3 { // from the fourth run on, each commits before failing
+			s.tracker.committed(change.Position{GTIDSet: fmt.Sprintf("0-1-%d", calls)})
+		}
+		if calls == 8 {
+			return errTerminalForTest
+		}
+		return errBoundedForTest
+	})
+	s.maxAttempts = 3
+	if err := s.Run(context.Background()); !errors.Is(err, errTerminalForTest) {
+		t.Fatalf("Run = %v after %d runs: a Bounded error past which each lifetime commits must not give up", err, calls)
+	}
+	if want := []int{1, 2, 3, 1, 1, 1, 1}; fmt.Sprint(attempts) != fmt.Sprint(want) {
+		t.Errorf("attempts before runs 2-8: %v, want %v", attempts, want)
 	}
 }
 

@@ -35,6 +35,16 @@ func newLedger() *gtidLedger {
 	return &gtidLedger{rows: map[string]int{}, deletes: map[string]map[int]bool{}}
 }
 
+// committed records a transaction MariaDB committed: its GTID, its row
+// count and which of its rows (1-based) were deletes.
+func (l *gtidLedger) committed(shard, gtid string, rows int, deletes map[int]bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rows[shard+"/"+gtid] = rows
+	l.deletes[shard+"/"+gtid] = deletes
+	l.txns++
+}
+
 // eoTable is the tests' table: id BIGINT PRIMARY KEY, v BIGINT.
 const eoTable = "ledger"
 
@@ -92,11 +102,7 @@ func writeTransactions(ctx context.Context, db *sqlDB, shard string, base int64,
 			return err
 		}
 		live = kept
-		l.mu.Lock()
-		l.rows[shard+"/"+gtid] = n
-		l.deletes[shard+"/"+gtid] = dels
-		l.txns++
-		l.mu.Unlock()
+		l.committed(shard, gtid, n, dels)
 		time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
 	}
 	return nil
@@ -167,10 +173,19 @@ func ledgerSetup(t *testing.T, shards ...int) (*e2eSetup, map[int]*sqlDB) {
 // startLedgerWrites runs writeTransactions on every shard until the
 // returned stop is called, which returns the writers' error.
 func startLedgerWrites(t *testing.T, dbs map[int]*sqlDB, l *gtidLedger) (stop func() error) {
+	return startLedgerWritesFrom(dbs, l, 0)
+}
+
+// startLedgerWritesFrom is startLedgerWrites with the ids of shard i+1
+// starting after (i+1)·10⁹+base, so that a second workload on the same
+// tables never reuses a key.
+func startLedgerWritesFrom(dbs map[int]*sqlDB, l *gtidLedger, base int64) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make(chan error, len(dbs))
 	for i, db := range dbs {
-		go func() { errs <- writeTransactions(ctx, db, fmt.Sprintf("shard%d", i+1), int64(i+1)*1_000_000_000, l) }()
+		go func() {
+			errs <- writeTransactions(ctx, db, fmt.Sprintf("shard%d", i+1), int64(i+1)*1_000_000_000+base, l)
+		}()
 	}
 	return func() error {
 		cancel()

@@ -223,6 +223,12 @@ func processStatus(p *daemonProcess, shard string) (daemon.ShardStatus, error) {
 	if addr == "" {
 		return daemon.ShardStatus{}, errors.New("no admin address in the log yet")
 	}
+	return adminShardStatus(addr, shard)
+}
+
+// adminShardStatus reads one shard's entry of /status from the admin
+// address, over HTTP as a user's tooling would.
+func adminShardStatus(addr, shard string) (daemon.ShardStatus, error) {
 	_, body, err := httpGet("http://" + addr + "/status")
 	if err != nil {
 		return daemon.ShardStatus{}, err

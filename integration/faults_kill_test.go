@@ -264,20 +264,7 @@ func TestKillDuringSnapshot(t *testing.T) {
 
 // httpShardStatus is one shard's entry in an in-process daemon's /status.
 func httpShardStatus(d *inProcessDaemon, shard string) (daemon.ShardStatus, error) {
-	_, body, err := httpGet("http://" + d.d.AdminAddr() + "/status")
-	if err != nil {
-		return daemon.ShardStatus{}, err
-	}
-	var doc struct{ Shards []daemon.ShardStatus }
-	if err := json.Unmarshal([]byte(body), &doc); err != nil {
-		return daemon.ShardStatus{}, fmt.Errorf("%v: %s", err, body)
-	}
-	for _, s := range doc.Shards {
-		if s.Shard == shard {
-			return s, nil
-		}
-	}
-	return daemon.ShardStatus{}, fmt.Errorf("no shard %s in %s", shard, body)
+	return adminShardStatus(d.d.AdminAddr(), shard)
 }
 
 // Two daemons with one configuration, the same server_id and the same
@@ -488,11 +475,7 @@ func (w *ddlWriter) txn(rng *rand.Rand) error {
 		w.want[w.shard+"/"+gtid+"/"+strconv.Itoa(i+1)] = x
 	}
 	w.mu.Unlock()
-	w.l.mu.Lock()
-	w.l.rows[w.shard+"/"+gtid] = n
-	w.l.deletes[w.shard+"/"+gtid] = dels
-	w.l.txns++
-	w.l.mu.Unlock()
+	w.l.committed(w.shard, gtid, n, dels)
 	return nil
 }
 
@@ -787,11 +770,7 @@ func writeBlobs(ctx context.Context, db *sqlDB, shard string, base int64, l *gti
 			want[shard+"/"+gtid+"/"+strconv.Itoa(i+1)] = x
 		}
 		mu.Unlock()
-		l.mu.Lock()
-		l.rows[shard+"/"+gtid] = n
-		l.deletes[shard+"/"+gtid] = dels
-		l.txns++
-		l.mu.Unlock()
+		l.committed(shard, gtid, n, dels)
 		time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond)
 	}
 	return nil

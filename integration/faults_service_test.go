@@ -61,23 +61,7 @@ func (r *faultRun) startWrites(dbs map[int]*sqlDB) (stop func() error) {
 	r.writers++
 	base := int64(r.writers) * 10_000_000
 	r.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	errs := make(chan error, len(dbs))
-	for i, db := range dbs {
-		go func() {
-			errs <- writeTransactions(ctx, db, fmt.Sprintf("shard%d", i+1), int64(i+1)*1_000_000_000+base, r.l)
-		}()
-	}
-	return onceStop(func() error {
-		cancel()
-		var first error
-		for range dbs {
-			if err := <-errs; err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	})
+	return onceStop(startLedgerWritesFrom(dbs, r.l, base))
 }
 
 // onceStop makes a workload's stop safe to call again (from a cleanup).

@@ -103,27 +103,8 @@ func runJavaConsumer(t *testing.T, s *Stack, classpath, topic string, extra ...s
 func TestJavaClaimCheckDeserializer(t *testing.T) {
 	s := stackEnv(t)
 	classpath := javaClaimCheck(t)
-	e := newE2E(t, s)
-	dbs := e.createShardDBs(t, 0, 1)
-	for _, db := range dbs {
-		exec(t, db.DB, "CREATE TABLE "+db.name+".docs (id BIGINT PRIMARY KEY, shard INT NOT NULL, body LONGBLOB, note LONGTEXT) CHARACTER SET utf8mb4")
-	}
-	client, bucket := newBucket(t)
-	d := startDaemon(t, e.config([]int{0, 1}, largeRecordsConfig(t, bucket)))
-	d.waitStreaming(t)
-	values := largeValues()
-	for i, db := range dbs {
-		for id, v := range values {
-			key := id + int64(i)*10
-			note := fmt.Sprintf("row %d", key)
-			if id == 2 {
-				note = string(v)
-			}
-			if _, err := db.Exec("INSERT INTO "+db.name+".docs VALUES (?, ?, ?, ?)", key, i, v, note); err != nil {
-				t.Fatalf("insert a %d-byte row: %v", len(v), err)
-			}
-		}
-	}
+	w := writeLargeDocs(t, s)
+	e, dbs, client, bucket := w.e, w.dbs, w.client, w.bucket
 	// The expected hashes are MariaDB's own.
 	wantBody, wantNote := map[string]string{}, map[string]string{}
 	for _, db := range dbs {

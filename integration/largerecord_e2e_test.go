@@ -97,11 +97,12 @@ func bucketObjects(t *testing.T, client *storage.Client, bucket string) map[stri
 	}
 }
 
-// Rows of 900 KB, 3 MB (compressible) and 40 MB (random) on two shards all
-// reach the broker under its default 1 MB limit; the decoder returns
-// MariaDB's own bytes; the 40 MB rows are offloaded, encrypted, once each.
-func TestLargeRecordsReachKafka(t *testing.T) {
-	s := stackEnv(t)
+// writeLargeDocs starts a daemon on shards 1 and 2 with the claim-check
+// storing to a new bucket of the GCS emulator, and inserts largeValues
+// (900 KB, 3 MB compressible, 40 MB random) into a docs table on each:
+// LONGBLOB body, and LONGTEXT note holding the compressible text too.
+func writeLargeDocs(t *testing.T, s *Stack) largeDocs {
+	t.Helper()
 	e := newE2E(t, s)
 	dbs := e.createShardDBs(t, 0, 1)
 	for _, db := range dbs {
@@ -110,7 +111,6 @@ func TestLargeRecordsReachKafka(t *testing.T) {
 	client, bucket := newBucket(t)
 	d := startDaemon(t, e.config([]int{0, 1}, largeRecordsConfig(t, bucket)))
 	d.waitStreaming(t)
-
 	values := largeValues()
 	for i, db := range dbs {
 		for id, v := range values {
@@ -124,6 +124,25 @@ func TestLargeRecordsReachKafka(t *testing.T) {
 			}
 		}
 	}
+	return largeDocs{e, dbs, client, bucket, values}
+}
+
+// largeDocs is what writeLargeDocs set up and wrote.
+type largeDocs struct {
+	e      *e2eSetup
+	dbs    map[int]*sqlDB
+	client *storage.Client
+	bucket string
+	values map[int64][]byte // by id on shard 1 (id+10 on shard 2)
+}
+
+// Rows of 900 KB, 3 MB (compressible) and 40 MB (random) on two shards all
+// reach the broker under its default 1 MB limit; the decoder returns
+// MariaDB's own bytes; the 40 MB rows are offloaded, encrypted, once each.
+func TestLargeRecordsReachKafka(t *testing.T) {
+	s := stackEnv(t)
+	w := writeLargeDocs(t, s)
+	e, dbs, client, bucket, values := w.e, w.dbs, w.client, w.bucket, w.values
 	want, wantNote := map[int64][]byte{}, map[int64]string{}
 	for _, db := range dbs { // MariaDB's own bytes, not the test's
 		rows, err := db.Query("SELECT id, body, note FROM " + db.name + ".docs")
