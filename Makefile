@@ -48,7 +48,7 @@ soak: stack-up
 	eval "$$($(STACK) env)" && TIDEMARK_REQUIRE_STACK=1 TIDEMARK_EO_KILLS=$(or $(KILLS),20) TIDEMARK_KILLS=$(or $(KILLS),20) \
 		TIDEMARK_FAULT_ROUNDS=$(or $(ROUNDS),3) \
 		$(GO) test -count=1 -timeout 90m -v -run 'TestExactlyOnce|TestKill|TestFault' ./integration/ 2>&1 \
-		| grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
+		| tee /tmp/tidemark-soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
 
 # Brings the stack up, writes a sample workload to two shards and shows the
 # change events arriving.
