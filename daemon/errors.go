@@ -233,6 +233,10 @@ func Classify(err error) Class {
 	// Connections and time.
 	case errors.Is(err, mysql.ErrQueryTimeout), errors.Is(err, context.DeadlineExceeded):
 		return Class{"timeout", Transient}
+	case errors.Is(err, mysql.ErrConnectionLost):
+		// A catalog or snapshot query's connection broke (a shard's
+		// MariaDB restarting): it reconnects on the next statement.
+		return Class{"mysql", Transient}
 	case errors.As(err, &conn):
 		// Server errors outside the unrecoverable allow-list (too many
 		// connections, shutdown in progress, connection killed) and network

@@ -68,6 +68,8 @@ func TestClassify(t *testing.T) {
 		{"no primary key", noPrimaryKeyError("s", "d", "t"), "schema", Terminal},
 		{"sink failed", inStage(stageBinlog, fmt.Errorf("x: %w", binlog.ErrSinkFailed)), "internal", Terminal},
 		{"network reset", conn(fmt.Errorf("read: %w", syscall.ECONNRESET)), "mysql", Transient},
+		{"catalog query's connection lost", inStage(stageBinlog, fmt.Errorf("decode rows: read server version: query %q: %w: %w",
+			"SELECT VERSION()", mysql.ErrConnectionLost, errors.New("io.ReadFull(header) failed. err EOF: connection was bad"))), "mysql", Transient},
 		{"eof", conn(io.ErrUnexpectedEOF), "mysql", Transient},
 		{"too many connections", conn(pingcap.Trace(gomysql.NewError(1040, "Too many connections"))), "mysql", Transient},
 		{"connection killed", conn(gomysql.NewError(1927, "Connection was killed")), "mysql", Transient},

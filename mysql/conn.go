@@ -139,6 +139,9 @@ func (q *Conn) run(ctx context.Context, stmt string, timeout time.Duration, exch
 		}
 		return fmt.Errorf("query %q: %w", abbreviate(stmt), context.Cause(ctx))
 	}
+	if me == nil {
+		return fmt.Errorf("query %q: %w: %w", abbreviate(stmt), ErrConnectionLost, err)
+	}
 	return fmt.Errorf("query %q: %w", abbreviate(stmt), ClassifyServerError(err, ServerContext{User: q.cfg.User, Addr: q.addr}))
 }
 

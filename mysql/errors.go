@@ -37,6 +37,12 @@ var ErrUndecodable = errors.New("cannot decode exactly")
 // server is overloaded or the network is gone without closing the socket).
 var ErrQueryTimeout = errors.New("query timed out")
 
+// ErrConnectionLost: a statement's connection broke before the server
+// answered (the server restarted, the network reset it): not the server
+// refusing the statement. The next statement reconnects, so retrying heals
+// it once the server is back.
+var ErrConnectionLost = errors.New("connection lost")
+
 // ServerErrorCode returns the MySQL error code of a server error in err's
 // chain (1045 for access denied, ...).
 func ServerErrorCode(err error) (uint16, bool) {
