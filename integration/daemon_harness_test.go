@@ -388,16 +388,24 @@ func (e *e2eSetup) readTopic(t *testing.T, topic string) []kafkaRecord {
 // waitRecords waits until a table's topic holds at least n records.
 func (e *e2eSetup) waitRecords(t *testing.T, table string, n int) {
 	t.Helper()
-	topic := e.topic(table)
-	eventually(t, time.Minute, fmt.Sprintf("%d records in %s", n, topic), func() error {
+	e.readAtLeast(t, e.topic(table), n, time.Minute)
+}
+
+// readAtLeast reads topic (readTopic) until it holds at least n records,
+// for up to within, and returns them.
+func (e *e2eSetup) readAtLeast(t *testing.T, topic string, n int, within time.Duration) []kafkaRecord {
+	t.Helper()
+	var recs []kafkaRecord
+	eventually(t, within, fmt.Sprintf("%d records in %s", n, topic), func() error {
 		if !e.topicExists(t, topic) {
 			return fmt.Errorf("no topic yet")
 		}
-		if got := len(e.readTopic(t, topic)); got < n {
-			return fmt.Errorf("%d records", got)
+		if recs = e.readTopic(t, topic); len(recs) < n {
+			return fmt.Errorf("%d records", len(recs))
 		}
 		return nil
 	})
+	return recs
 }
 
 // topicExists reports whether a topic exists.

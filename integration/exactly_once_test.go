@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"database/sql"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -43,6 +44,17 @@ func (l *gtidLedger) committed(shard, gtid string, rows int, deletes map[int]boo
 	l.rows[shard+"/"+gtid] = rows
 	l.deletes[shard+"/"+gtid] = deletes
 	l.txns++
+}
+
+// commitGTID commits tx, opened on c, and returns the GTID MariaDB gave
+// it (@@last_gtid of the session).
+func commitGTID(tx *sql.Tx, c *sql.Conn) (string, error) {
+	if err := tx.Commit(); err != nil {
+		return "", err
+	}
+	var gtid string
+	err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&gtid)
+	return gtid, err
 }
 
 // eoTable is the tests' table: id BIGINT PRIMARY KEY, v BIGINT.
@@ -94,11 +106,8 @@ func writeTransactions(ctx context.Context, db *sqlDB, shard string, base int64,
 				return fmt.Errorf("%s %v changed %d rows, want 1", q, args, k)
 			}
 		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		var gtid string
-		if err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&gtid); err != nil {
+		gtid, err := commitGTID(tx, c)
+		if err != nil {
 			return err
 		}
 		live = kept

@@ -757,11 +757,8 @@ func writeBlobs(ctx context.Context, db *sqlDB, shard string, base int64, l *gti
 			}
 			exp[i] = blobExpect{before, after}
 		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		var gtid string
-		if err := c.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&gtid); err != nil {
+		gtid, err := commitGTID(tx, c)
+		if err != nil {
 			return err
 		}
 		live = kept

@@ -125,13 +125,7 @@ func TestJavaClaimCheckDeserializer(t *testing.T) {
 		t.Fatalf("%d rows in MariaDB", len(wantBody))
 	}
 	topic := e.topic("docs")
-	var recs []kafkaRecord
-	eventually(t, 2*time.Minute, "six records in "+topic, func() error {
-		if recs = e.readTopic(t, topic); len(recs) < 6 {
-			return fmt.Errorf("%d records", len(recs))
-		}
-		return nil
-	})
+	recs := e.readAtLeast(t, topic, 6, 2*time.Minute)
 	// The Go decoder's resolved bytes, by partition and offset.
 	dec := e.decoder(t)
 	goSHA, goForm := map[string]string{}, map[string]string{}

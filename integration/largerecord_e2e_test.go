@@ -160,13 +160,7 @@ func TestLargeRecordsReachKafka(t *testing.T) {
 	}
 
 	topic := e.topic("docs")
-	var recs []kafkaRecord
-	eventually(t, 2*time.Minute, "six records in "+topic, func() error {
-		if recs = e.readTopic(t, topic); len(recs) < 6 {
-			return fmt.Errorf("%d records", len(recs))
-		}
-		return nil
-	})
+	recs := e.readAtLeast(t, topic, 6, 2*time.Minute)
 	dec := e.decoder(t)
 	forms := map[string]int{}
 	for _, r := range recs {
