@@ -15,6 +15,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -477,6 +478,29 @@ func (p *inProcessDaemon) waitCaughtUp(t *testing.T, dbs map[int]*sqlDB) {
 			return nil
 		})
 	}
+}
+
+// waitCommittedPast waits until the shard's committed position includes
+// every transaction db's server had logged when it was called, while
+// writes may go on (waitCaughtUp wants the two equal, which a running
+// workload never lets them be). MariaDB GTIDs of one domain and server.
+func (p *inProcessDaemon) waitCommittedPast(t *testing.T, shard string, db *sqlDB) {
+	t.Helper()
+	var gtid string
+	if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+		t.Fatal(err)
+	}
+	seq := func(g string) int64 {
+		n, _ := strconv.ParseInt(g[strings.LastIndex(g, "-")+1:], 10, 64)
+		return n
+	}
+	want := seq(gtid)
+	eventually(t, 2*time.Minute, shard+" committed past "+gtid, func() error {
+		if st := p.status(t, shard); seq(st.CommittedPosition) < want {
+			return fmt.Errorf("committed %q, wait for %q", st.CommittedPosition, gtid)
+		}
+		return nil
+	})
 }
 
 // cliCommand runs the tidemark binary as a CLI, with this process's

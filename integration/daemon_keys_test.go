@@ -128,6 +128,12 @@ func TestDaemonRowsMoveBetweenShards(t *testing.T) {
 				}
 				rows.Close()
 				exec(t, dbs[1].DB, "INSERT INTO "+dbs[1].name+".accounts (id, email, version, balance) VALUES "+strings.Join(copies, ", "))
+				// The copy is in Kafka before the original's delete is
+				// written: the order that loses rows without the option
+				// (the old shard's tombstone after the new shard's row), on
+				// every step rather than when the machine's timing happens
+				// to produce it.
+				d.waitCommittedPast(t, "shard2", dbs[1])
 				exec(t, dbs[0].DB, "DELETE FROM "+dbs[0].name+".accounts WHERE id IN ("+in+")")
 				i += n
 			}

@@ -1,8 +1,8 @@
 package integration
 
 import (
-	"database/sql"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
